@@ -1,0 +1,133 @@
+-- Clientela's local store. Times are UTC RFC 3339 text; ids are UUIDv7 text.
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE branches (
+    id         TEXT PRIMARY KEY NOT NULL,
+    name       TEXT NOT NULL,
+    -- name folded (case and accents) so "Centro" and "centro" are one branch
+    name_key   TEXT NOT NULL UNIQUE,
+    country    TEXT NOT NULL,
+    time_zone  TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE customers (
+    id                TEXT PRIMARY KEY NOT NULL,
+    -- NULL: global customer; otherwise the branch that created this local customer
+    origin_branch_id  TEXT REFERENCES branches (id),
+    all_branches      INTEGER NOT NULL DEFAULT 0,
+    first_name        TEXT NOT NULL DEFAULT '',
+    last_name         TEXT NOT NULL DEFAULT '',
+    birthday          TEXT,
+    gender            TEXT,
+    street            TEXT NOT NULL DEFAULT '',
+    city              TEXT NOT NULL DEFAULT '',
+    postcode          TEXT NOT NULL DEFAULT '',
+    region            TEXT NOT NULL DEFAULT '',
+    country           TEXT NOT NULL DEFAULT '',
+    company           TEXT NOT NULL DEFAULT '',
+    notes             TEXT NOT NULL DEFAULT '',
+    external_id       TEXT,
+    -- denormalised for the list: primary contact and the folded search text
+    primary_email     TEXT,
+    primary_phone     TEXT,
+    sort_name         TEXT NOT NULL,
+    search_text       TEXT NOT NULL,
+    bookings          INTEGER NOT NULL DEFAULT 0,
+    -- per-field hybrid-logical-clock stamps, JSON {"field": "hlc"}; "*" covers every
+    -- field not named
+    field_stamps      TEXT NOT NULL,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL
+) STRICT;
+
+CREATE UNIQUE INDEX customers_external_id ON customers (external_id) WHERE external_id IS NOT NULL;
+CREATE INDEX customers_sort_name ON customers (sort_name, id);
+CREATE INDEX customers_bookings ON customers (bookings DESC, sort_name, id);
+CREATE INDEX customers_origin ON customers (origin_branch_id);
+
+CREATE TABLE customer_emails (
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    address     TEXT NOT NULL,
+    label       TEXT,
+    is_primary  INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, position)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX customer_emails_address ON customer_emails (address);
+
+CREATE TABLE customer_phones (
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    number      TEXT NOT NULL,
+    label       TEXT,
+    is_primary  INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, position)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX customer_phones_number ON customer_phones (number);
+
+CREATE TABLE customer_branches (
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    branch_id   TEXT NOT NULL REFERENCES branches (id),
+    PRIMARY KEY (customer_id, branch_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX customer_branches_branch ON customer_branches (branch_id, customer_id);
+
+CREATE TABLE tags (
+    id         TEXT PRIMARY KEY NOT NULL,
+    name       TEXT NOT NULL,
+    name_key   TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE customer_tags (
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    tag_id      TEXT NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+    PRIMARY KEY (customer_id, tag_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX customer_tags_tag ON customer_tags (tag_id, customer_id);
+
+CREATE TABLE appointments (
+    id          TEXT PRIMARY KEY NOT NULL,
+    branch_id   TEXT NOT NULL REFERENCES branches (id),
+    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    starts_at   TEXT NOT NULL,
+    ends_at     TEXT NOT NULL,
+    -- booked | cancelled | completed
+    status      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+) STRICT;
+CREATE INDEX appointments_customer ON appointments (customer_id, branch_id, ends_at);
+
+-- Head office asked to delete the customer; some branch still has a future appointment.
+CREATE TABLE deletion_requests (
+    customer_id  TEXT PRIMARY KEY NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    requested_at TEXT NOT NULL
+) STRICT;
+
+-- What is left of a deleted customer: the id, so an offline device cannot bring it back.
+CREATE TABLE tombstones (
+    customer_id TEXT PRIMARY KEY NOT NULL,
+    deleted_at  TEXT NOT NULL,
+    hlc         TEXT NOT NULL
+) STRICT;
+
+-- Changes waiting to be pushed to the sync server, written in the same transaction as the
+-- change itself.
+CREATE TABLE outbox (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    change_id  TEXT NOT NULL UNIQUE,
+    entity     TEXT NOT NULL,
+    entity_id  TEXT NOT NULL,
+    op         TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    hlc        TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX outbox_entity ON outbox (entity, entity_id);

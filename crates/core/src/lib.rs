@@ -1,0 +1,12 @@
+//! Clientela's core: the domain rules, the local SQLite store and the customer-file
+//! importer. It knows nothing of windows or HTTP, so the desktop shell, the server, the
+//! benchmark and the tests all drive the same code.
+
+pub mod domain;
+pub mod error;
+pub mod hlc;
+pub mod import;
+pub mod importer;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,357 @@
+//! Writing an analysed customer file: all or nothing, in batches, with progress and
+//! cancellation. Rows that match a stored customer (same email or phone) never overwrite
+//! it silently: empty stored fields are filled, differing values come back as conflicts.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteConnection;
+
+use super::customers::{self, all_fields_stamped, NewCustomer, BATCH_ROWS};
+use super::outbox;
+use super::Store;
+use crate::domain::text::fold;
+use crate::domain::{Assignment, BranchId, Customer, CustomerFields, CustomerId, Origin};
+use crate::{Error, Result};
+
+/// One customer of the file, ready to store.
+#[derive(Debug, Clone)]
+pub struct ImportItem<'a> {
+    /// The first spreadsheet row it came from, for conflicts.
+    pub row: u32,
+    pub fields: &'a CustomerFields,
+    /// Branch names as the file wrote them.
+    pub branches: &'a [String],
+}
+
+/// How to place the file's customers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportPlacement {
+    /// For rows that name no branch.
+    pub default_assignment: Assignment,
+    /// Branch names of the file (as written) mapped to stored branches; every name the
+    /// file uses must be here or match a branch by name.
+    pub branch_map: Vec<(String, BranchId)>,
+}
+
+/// A stored value the file would have changed; it is kept, and shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportConflict {
+    pub row: u32,
+    pub customer: CustomerId,
+    pub field: String,
+    pub stored: String,
+    pub incoming: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportSummary {
+    pub created: u32,
+    /// Stored customers the file added to (new emails, phones, tags, branches, empty fields).
+    pub updated: u32,
+    /// Stored customers the file matched without changing anything.
+    pub unchanged: u32,
+    pub conflicts: Vec<ImportConflict>,
+}
+
+impl Store {
+    /// The branch names of `items` that match no stored branch and are not in `placement`.
+    pub async fn unknown_branches(
+        &self,
+        items: &[ImportItem<'_>],
+        placement: &ImportPlacement,
+    ) -> Result<Vec<String>> {
+        let known = self.branch_keys(placement).await?;
+        let mut unknown: Vec<String> = Vec::new();
+        for name in items.iter().flat_map(|i| i.branches) {
+            if !known.contains_key(&fold(name)) && !unknown.iter().any(|u| fold(u) == fold(name)) {
+                unknown.push(name.clone());
+            }
+        }
+        Ok(unknown)
+    }
+
+    /// Writes `items` in one transaction. `progress(done, total)` is called after each
+    /// batch; when `cancel` is set the transaction is rolled back and nothing is written.
+    #[tracing::instrument(skip_all, fields(op.count = items.len()))]
+    pub async fn import_customers(
+        &self,
+        items: &[ImportItem<'_>],
+        placement: &ImportPlacement,
+        now: DateTime<Utc>,
+        cancel: &AtomicBool,
+        progress: &mut (dyn FnMut(u32, u32) + Send),
+    ) -> Result<ImportSummary> {
+        let branch_keys = self.branch_keys(placement).await?;
+        if let Some(unknown) = self.unknown_branches(items, placement).await?.first() {
+            return Err(Error::InvalidInput {
+                field: "branches",
+                reason: format!(
+                    "{} unknown branch name(s), e.g. row naming one",
+                    unknown.len().max(1)
+                ),
+            });
+        }
+        let total = u32::try_from(items.len()).unwrap_or(u32::MAX);
+        let mut tx = self.pool().begin().await?;
+        let mut existing = ContactIndex::load(&mut tx).await?;
+        let mut summary = ImportSummary::default();
+        let mut done = 0u32;
+
+        for chunk in items.chunks(BATCH_ROWS) {
+            if cancel.load(Ordering::Relaxed) {
+                tracing::info!(op.done = done, "import cancelled; rolling back");
+                return Err(Error::Cancelled);
+            }
+            let stamp = self.stamp(now);
+            let mut fresh: Vec<(CustomerId, &CustomerFields, Assignment)> = Vec::new();
+            for item in chunk {
+                let assignment = assignment_of(item, placement, &branch_keys);
+                match existing.find(item.fields) {
+                    Some(id) => {
+                        self.merge(&mut tx, id, item, &assignment, now, &mut summary)
+                            .await?
+                    }
+                    None => {
+                        let id = CustomerId::new();
+                        existing.add(id, item.fields);
+                        fresh.push((id, item.fields, assignment));
+                    }
+                }
+            }
+            let rows: Vec<NewCustomer<'_>> = fresh
+                .iter()
+                .map(|(id, fields, assignment)| NewCustomer {
+                    id: *id,
+                    origin: Origin::Global,
+                    assignment,
+                    fields,
+                    stamps: all_fields_stamped(stamp),
+                })
+                .collect();
+            customers::insert_batch(&mut tx, &rows, now).await?;
+            outbox::push_customers(&mut tx, &rows, stamp, now).await?;
+            summary.created += u32::try_from(rows.len()).unwrap_or(0);
+            done += u32::try_from(chunk.len()).unwrap_or(0);
+            progress(done, total);
+        }
+
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        tx.commit().await?;
+        tracing::info!(
+            op.created = summary.created,
+            op.updated = summary.updated,
+            op.conflicts = summary.conflicts.len(),
+            "import written"
+        );
+        Ok(summary)
+    }
+
+    async fn branch_keys(&self, placement: &ImportPlacement) -> Result<HashMap<String, BranchId>> {
+        let mut keys: HashMap<String, BranchId> = self
+            .branches()
+            .await?
+            .into_iter()
+            .map(|b| (fold(&b.name), b.id))
+            .collect();
+        for (name, id) in &placement.branch_map {
+            keys.insert(fold(name), *id);
+        }
+        Ok(keys)
+    }
+
+    /// Adds what the row brings to a stored customer, without overwriting anything.
+    async fn merge(
+        &self,
+        conn: &mut SqliteConnection,
+        id: CustomerId,
+        item: &ImportItem<'_>,
+        assignment: &Assignment,
+        now: DateTime<Utc>,
+        summary: &mut ImportSummary,
+    ) -> Result<()> {
+        let stored = customers::load(conn, id).await?;
+        let (merged, conflicts) = merge_fields(&stored, item);
+        let assignment = merge_assignment(&stored.assignment, assignment);
+        summary.conflicts.extend(conflicts);
+        if merged == stored.fields && assignment == stored.assignment {
+            summary.unchanged += 1;
+            return Ok(());
+        }
+        let stamp = self.stamp(now);
+        customers::replace(conn, &stored, &merged, &assignment, stamp, now).await?;
+        summary.updated += 1;
+        Ok(())
+    }
+}
+
+fn assignment_of(
+    item: &ImportItem<'_>,
+    placement: &ImportPlacement,
+    branch_keys: &HashMap<String, BranchId>,
+) -> Assignment {
+    if item.branches.is_empty() {
+        return placement.default_assignment.clone();
+    }
+    let mut ids: Vec<BranchId> = item
+        .branches
+        .iter()
+        .filter_map(|name| branch_keys.get(&fold(name)).copied())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    Assignment::Branches(ids)
+}
+
+fn merge_assignment(stored: &Assignment, incoming: &Assignment) -> Assignment {
+    match (stored, incoming) {
+        (Assignment::AllBranches, _) | (_, Assignment::AllBranches) => Assignment::AllBranches,
+        (Assignment::Branches(a), Assignment::Branches(b)) => {
+            let mut ids: Vec<BranchId> = a.iter().chain(b).copied().collect();
+            ids.sort();
+            ids.dedup();
+            Assignment::Branches(ids)
+        }
+    }
+}
+
+/// Fills empty stored fields and unions lists; a differing non-empty value is a conflict.
+fn merge_fields(stored: &Customer, item: &ImportItem<'_>) -> (CustomerFields, Vec<ImportConflict>) {
+    let mut merged = stored.fields.clone();
+    let incoming = item.fields;
+    let mut conflicts = Vec::new();
+    let mut text = |field: &str, target: &mut String, new: &str| {
+        if new.is_empty() || target == new {
+            return;
+        }
+        if target.is_empty() {
+            *target = new.to_owned();
+        } else {
+            conflicts.push(ImportConflict {
+                row: item.row,
+                customer: stored.id,
+                field: field.to_owned(),
+                stored: target.clone(),
+                incoming: new.to_owned(),
+            });
+        }
+    };
+    text("firstName", &mut merged.first_name, &incoming.first_name);
+    text("lastName", &mut merged.last_name, &incoming.last_name);
+    text("company", &mut merged.company, &incoming.company);
+    text("notes", &mut merged.notes, &incoming.notes);
+    text("externalId", &mut merged.external_id, &incoming.external_id);
+    text(
+        "street",
+        &mut merged.address.street,
+        &incoming.address.street,
+    );
+    text("city", &mut merged.address.city, &incoming.address.city);
+    text(
+        "postcode",
+        &mut merged.address.postcode,
+        &incoming.address.postcode,
+    );
+    text(
+        "region",
+        &mut merged.address.region,
+        &incoming.address.region,
+    );
+    text(
+        "country",
+        &mut merged.address.country,
+        &incoming.address.country,
+    );
+    let stored_birthday = merged.birthday.map(|b| b.to_iso()).unwrap_or_default();
+    let mut birthday = stored_birthday.clone();
+    text(
+        "birthday",
+        &mut birthday,
+        &incoming.birthday.map(|b| b.to_iso()).unwrap_or_default(),
+    );
+    if birthday != stored_birthday {
+        merged.birthday = incoming.birthday;
+    }
+    if merged.gender.is_none() {
+        merged.gender = incoming.gender;
+    }
+    for email in &incoming.emails {
+        if !merged.emails.iter().any(|e| e.address == email.address) {
+            merged.emails.push(crate::domain::Email {
+                primary: false,
+                ..email.clone()
+            });
+        }
+    }
+    for phone in &incoming.phones {
+        if !merged.phones.iter().any(|p| p.number == phone.number) {
+            merged.phones.push(crate::domain::Phone {
+                primary: false,
+                ..phone.clone()
+            });
+        }
+    }
+    for tag in &incoming.tags {
+        if !merged.tags.iter().any(|t| fold(t) == fold(tag)) {
+            merged.tags.push(tag.clone());
+        }
+    }
+    (merged, conflicts)
+}
+
+/// Emails and phones of stored (and just imported) customers, to find matches.
+struct ContactIndex {
+    emails: HashMap<String, CustomerId>,
+    phones: HashMap<String, CustomerId>,
+}
+
+impl ContactIndex {
+    async fn load(conn: &mut SqliteConnection) -> Result<Self> {
+        let parse = |rows: Vec<(String, String)>| -> HashMap<String, CustomerId> {
+            rows.into_iter()
+                .filter_map(|(k, id)| Some((k, id.parse().ok()?)))
+                .collect()
+        };
+        let emails = sqlx::query_as("SELECT address, customer_id FROM customer_emails")
+            .fetch_all(&mut *conn)
+            .await?;
+        let phones = sqlx::query_as("SELECT number, customer_id FROM customer_phones")
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(Self {
+            emails: parse(emails),
+            phones: parse(phones),
+        })
+    }
+
+    fn find(&self, fields: &CustomerFields) -> Option<CustomerId> {
+        let by_email = fields
+            .emails
+            .iter()
+            .find_map(|e| self.emails.get(&e.address));
+        let by_phone = || {
+            fields
+                .phones
+                .iter()
+                .find_map(|p| self.phones.get(&p.number))
+        };
+        by_email.or_else(by_phone).copied()
+    }
+
+    fn add(&mut self, id: CustomerId, fields: &CustomerFields) {
+        for e in &fields.emails {
+            self.emails.entry(e.address.clone()).or_insert(id);
+        }
+        for p in &fields.phones {
+            self.phones.entry(p.number.clone()).or_insert(id);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The local store: one SQLite file per desktop (WAL, foreign keys, embedded migrations).
+//!
+//! Every change a person makes is written together with its outbox entry in one
+//! transaction, so it survives a crash and waits for the sync client.
+
+mod appointments;
+mod branches;
+mod customers;
+mod deletions;
+mod import;
+mod list;
+mod outbox;
+mod tags;
+mod time;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use uuid::Uuid;
+
+use crate::hlc::{Clock, Stamp};
+use crate::Result;
+
+pub use appointments::{Appointment, NewAppointment};
+pub use branches::{Branch, BranchInput};
+pub use deletions::{BlockedBranch, BranchRef, DeletionOutcome, PendingDeletion};
+pub use import::{ImportConflict, ImportItem, ImportPlacement, ImportSummary};
+pub use list::{CustomerFilter, CustomerPage, CustomerRow, OriginFilter, SortKey};
+pub use tags::Tag;
+
+/// The desktop's local database.
+#[derive(Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    clock: Mutex<Clock>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file at `path` and brings its schema up to
+    /// date.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+
+        let node = node_id(&pool).await?;
+        let last = last_stamp(&pool).await?;
+        tracing::info!(node = %node, "local store open");
+        Ok(Self {
+            pool,
+            clock: Mutex::new(Clock::new(node, last)),
+        })
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A new clock stamp for a change made now.
+    pub(crate) fn stamp(&self, now: DateTime<Utc>) -> Stamp {
+        self.clock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .tick(now)
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// This database's node id for clock stamps, made on first open.
+async fn node_id(pool: &SqlitePool) -> Result<Uuid> {
+    let candidate = Uuid::now_v7().to_string();
+    sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('node_id', ?)")
+        .bind(&candidate)
+        .execute(pool)
+        .await?;
+    let stored: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'node_id'")
+        .fetch_one(pool)
+        .await?;
+    Uuid::parse_str(&stored).map_err(|_| crate::Error::InvalidInput {
+        field: "meta.node_id",
+        reason: "not a UUID".into(),
+    })
+}
+
+/// The latest stamp this database handed out, so the clock never goes back on reopen.
+async fn last_stamp(pool: &SqlitePool) -> Result<Option<Stamp>> {
+    let latest: Option<String> = sqlx::query_scalar(
+        "SELECT max(hlc) FROM (SELECT max(hlc) AS hlc FROM outbox \
+         UNION ALL SELECT max(hlc) FROM tombstones \
+         UNION ALL SELECT value FROM meta WHERE key = 'last_hlc')",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(latest.and_then(|s| Stamp::from_str(&s).ok()))
+}
