@@ -1,0 +1,226 @@
+//! Analysis: what importing a file would do, before anything is written.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+
+use serde::{Deserialize, Serialize};
+
+use super::birthday::DateOrder;
+use super::mapping::{check_mapping, ColumnMapping, MappingError};
+use super::merge::{merge_duplicates, ImportedCustomer, Merge};
+use super::problem::{Problem, Severity};
+use super::row::{Plan, RowReader};
+use super::table::SourceTable;
+use crate::domain::text;
+
+/// How often, in rows, the progress callback is called.
+const PROGRESS_EVERY: usize = 1024;
+
+/// The user's choices for one import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportOptions {
+    /// ISO country for phone numbers written without a country code (a preference; "ES").
+    pub default_region: String,
+    /// Every branch the company has, by name (compared ignoring case and accents), with its
+    /// ISO country. Numbers in a row naming a branch are read in that branch's country; branch
+    /// names not listed here are reported in [`Analysis::unknown_branches`].
+    pub branch_regions: HashMap<String, String>,
+    /// The order of day and month in birthdays such as `03/04/1990`.
+    pub date_order: DateOrder,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            default_region: "ES".into(),
+            branch_regions: HashMap::new(),
+            date_order: DateOrder::DayMonth,
+        }
+    }
+}
+
+/// What importing the file would do: customers, merges and problems.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Analysis {
+    pub customers: Vec<ImportedCustomer>,
+    /// Errors and warnings, by row.
+    pub problems: Vec<Problem>,
+    /// Rows merged into an earlier row of the same customer.
+    pub merges: Vec<Merge>,
+    /// Every branch named in the file, as first written.
+    pub branches: Vec<String>,
+    /// Branches named in the file that are not in [`ImportOptions::branch_regions`]; the user
+    /// creates or maps them before anything is written.
+    pub unknown_branches: Vec<String>,
+    pub counts: Counts,
+    /// Set when the birthdays can mostly only be read in the other day/month order.
+    pub suggested_date_order: Option<DateOrder>,
+}
+
+/// The summary line of an analysis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    /// Data rows with at least one value, refused ones included.
+    pub rows_read: u32,
+    /// Customers the import would create.
+    pub customers: u32,
+    /// Rows merged into an earlier row.
+    pub merged_rows: u32,
+    /// Rows refused with an error.
+    pub error_rows: u32,
+    /// Rows imported with at least one warning.
+    pub warning_rows: u32,
+}
+
+/// Why an analysis stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    #[error("the analysis was cancelled")]
+    Cancelled,
+}
+
+/// Analyses every row of `table` with the given column mapping.
+pub fn analyze(
+    table: &SourceTable,
+    mapping: &[ColumnMapping],
+    options: &ImportOptions,
+) -> Result<Analysis, MappingError> {
+    match analyze_with_progress(table, mapping, options, &mut |_| ControlFlow::Continue(())) {
+        Ok(analysis) => Ok(analysis),
+        Err(AnalyzeError::Mapping(e)) => Err(e),
+        Err(AnalyzeError::Cancelled) => unreachable!("the callback never breaks"),
+    }
+}
+
+/// Like [`analyze`], calling `on_progress` with the rows done every so often; the callback
+/// cancels the analysis by returning `ControlFlow::Break`.
+pub fn analyze_with_progress(
+    table: &SourceTable,
+    mapping: &[ColumnMapping],
+    options: &ImportOptions,
+    on_progress: &mut dyn FnMut(u32) -> ControlFlow<()>,
+) -> Result<Analysis, AnalyzeError> {
+    check_mapping(mapping, table.headers.len())?;
+    let plan = Plan::new(mapping, &table.headers);
+    let regions: HashMap<String, String> = options
+        .branch_regions
+        .iter()
+        .map(|(name, region)| (text::fold(name), region.clone()))
+        .collect();
+    let mut reader = RowReader::new(
+        &plan,
+        table,
+        &options.default_region,
+        &regions,
+        options.date_order,
+    );
+
+    let mut problems = table.problems.clone();
+    let mut candidates = Vec::with_capacity(table.row_count());
+    for (done, row) in table.rows().enumerate() {
+        if done % PROGRESS_EVERY == 0 {
+            report(on_progress, done)?;
+        }
+        candidates.extend(reader.read(&row, &mut problems));
+    }
+    report(on_progress, table.row_count())?;
+    problems.sort_by_key(|p| p.row);
+
+    let customers = merge_duplicates(candidates);
+    let (branches, unknown_branches) = branch_names(&customers, &regions);
+    let counts = count(table, &customers, &problems);
+    tracing::info!(
+        rows = counts.rows_read,
+        customers = counts.customers,
+        merged = counts.merged_rows,
+        errors = counts.error_rows,
+        warnings = counts.warning_rows,
+        "import analysed"
+    );
+    Ok(Analysis {
+        merges: customers
+            .iter()
+            .filter_map(ImportedCustomer::merge)
+            .collect(),
+        customers,
+        problems,
+        branches,
+        unknown_branches,
+        counts,
+        suggested_date_order: suggest_date_order(options.date_order, reader.order_evidence),
+    })
+}
+
+fn report(
+    on_progress: &mut dyn FnMut(u32) -> ControlFlow<()>,
+    done: usize,
+) -> Result<(), AnalyzeError> {
+    match on_progress(u32::try_from(done).unwrap_or(u32::MAX)) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(()) => Err(AnalyzeError::Cancelled),
+    }
+}
+
+/// Every branch named, as first written, and those not among the known branches.
+fn branch_names(
+    customers: &[ImportedCustomer],
+    regions: &HashMap<String, String>,
+) -> (Vec<String>, Vec<String>) {
+    let mut seen_names = HashSet::new();
+    let mut seen_folds = HashSet::new();
+    let mut all = Vec::new();
+    let mut unknown = Vec::new();
+    for name in customers.iter().flat_map(|c| &c.branches) {
+        if !seen_names.insert(name.as_str()) {
+            continue;
+        }
+        let folded = text::fold(name);
+        if !seen_folds.insert(folded.clone()) {
+            continue;
+        }
+        if !regions.contains_key(&folded) {
+            unknown.push(name.clone());
+        }
+        all.push(name.clone());
+    }
+    (all, unknown)
+}
+
+fn count(table: &SourceTable, customers: &[ImportedCustomer], problems: &[Problem]) -> Counts {
+    let rows_with = |severity: Severity| {
+        let mut rows: Vec<u32> = problems
+            .iter()
+            .filter(|p| p.severity == severity)
+            .map(|p| p.row)
+            .collect();
+        rows.dedup();
+        rows.len()
+    };
+    // A row refused while reading (an unclosed quote) is not among the table's rows.
+    let unread_rows = table.problems.iter().filter(|p| p.is_error()).count();
+    let total = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Counts {
+        rows_read: total(table.row_count() + unread_rows),
+        customers: total(customers.len()),
+        merged_rows: total(customers.iter().map(|c| c.rows.len() - 1).sum()),
+        error_rows: total(rows_with(Severity::Error)),
+        warning_rows: total(rows_with(Severity::Warning)),
+    }
+}
+
+/// The other order, when more birthdays can only be read that way than the chosen way.
+fn suggest_date_order(
+    chosen: DateOrder,
+    (day_first, month_first): (u32, u32),
+) -> Option<DateOrder> {
+    match chosen {
+        DateOrder::DayMonth if month_first > day_first => Some(DateOrder::MonthDay),
+        DateOrder::MonthDay if day_first > month_first => Some(DateOrder::DayMonth),
+        _ => None,
+    }
+}
