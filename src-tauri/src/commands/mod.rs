@@ -1,0 +1,24 @@
+//! The Tauri commands, grouped by screen. Each one takes state and arguments, calls the
+//! core and converts the error.
+
+pub mod catalog;
+pub mod customers;
+pub mod import;
+
+use serde::Serialize;
+
+/// Facts about the running app for the Settings screen.
+#[derive(Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    pub version: String,
+}
+
+/// The app's version.
+#[tauri::command]
+#[specta::specta]
+pub fn app_info() -> AppInfo {
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}

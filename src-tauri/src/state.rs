@@ -1,0 +1,39 @@
+//! What the commands share: the local store and the import in progress.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use clientela_core::import::SourceTable;
+use clientela_core::store::Store;
+use tokio::sync::Mutex;
+
+use crate::error::CommandError;
+
+/// The app's shared state, managed by Tauri.
+pub struct AppState {
+    pub store: Store,
+    /// The file read by the import wizard, kept between its steps.
+    pub import: Mutex<Option<Arc<SourceTable>>>,
+    /// Set to stop the running import; nothing is written when it stops.
+    pub import_cancel: AtomicBool,
+}
+
+impl AppState {
+    /// State around an open store.
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            import: Mutex::new(None),
+            import_cancel: AtomicBool::new(false),
+        }
+    }
+
+    /// The file the wizard read last.
+    pub async fn opened_import(&self) -> Result<Arc<SourceTable>, CommandError> {
+        self.import
+            .lock()
+            .await
+            .clone()
+            .ok_or_else(CommandError::import_not_read)
+    }
+}
