@@ -134,23 +134,52 @@ pub fn normalize_phone(raw: &str, default_region: &str) -> Result<String, PhoneP
 /// `|` or one number a line. A slash splits only when each side is a whole number, so the
 /// German `030/12345678` stays one number.
 pub fn split_phones(cell: &str) -> Vec<&str> {
-    let mut numbers = Vec::new();
-    for piece in cell.split(":::").flat_map(|p| p.split([';', '|', '\n'])) {
-        let piece = text::trim(piece);
-        if piece.is_empty() {
-            continue;
+    phone_values(cell).collect()
+}
+
+/// The numbers of a cell, as [`split_phones`] finds them, without collecting them.
+pub(crate) fn phone_values(cell: &str) -> impl Iterator<Item = &str> {
+    split_google_values(cell)
+        .flat_map(|p| p.split([';', '|', '\n']))
+        .map(text::trim)
+        .filter(|piece| !piece.is_empty())
+        .flat_map(|piece| {
+            let slash_separates_numbers = piece.contains('/')
+                && piece
+                    .split('/')
+                    .all(|p| p.bytes().filter(u8::is_ascii_digit).count() >= 6);
+            piece
+                .split(move |c| slash_separates_numbers && c == '/')
+                .map(text::trim)
+        })
+}
+
+/// Splits on Google Contacts' ` ::: `, the separator of several values in one cell.
+///
+/// Searches for `:` with `memchr` first: most cells hold one value, and building a substring
+/// searcher for every cell of a large file costs more than the rest of the split.
+pub fn split_google_values(cell: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(cell);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        let mut from = 0;
+        while let Some(i) = current[from..].find(':') {
+            let at = from + i;
+            if current[at..].starts_with(":::") {
+                rest = Some(&current[at + 3..]);
+                return Some(&current[..at]);
+            }
+            from = at + 1;
         }
-        let slash_parts_are_numbers = piece.contains('/')
-            && piece
-                .split('/')
-                .all(|p| p.chars().filter(char::is_ascii_digit).count() >= 6);
-        if slash_parts_are_numbers {
-            numbers.extend(piece.split('/').map(text::trim));
-        } else {
-            numbers.push(piece);
-        }
-    }
-    numbers
+        rest = None;
+        Some(current)
+    })
+}
+
+/// Loads libphonenumber's metadata (about 0.1 s, once per process), so that the first import
+/// does not pay for it; call it from a background thread at start-up.
+pub fn preload_phone_metadata() {
+    let _ = phonenumber::parse(Some(country::Id::ES), "600000000");
 }
 
 /// `4,93E+12` or `4.93E+12`: what Excel shows for a long number in a column not formatted as
@@ -347,6 +376,19 @@ mod tests {
     #[case::empty(" \u{a0}", PhoneProblem::Empty)]
     fn normalize_phone_refuses_unusable_numbers(#[case] raw: &str, #[case] problem: PhoneProblem) {
         assert_eq!(normalize_phone(raw, "ES"), Err(problem));
+    }
+
+    #[rstest]
+    #[case::one("a", &["a"])]
+    #[case::two(" a ::: b", &[" a ", " b"])]
+    #[case::colons_that_are_not_separators("10:00 ::: x:y", &["10:00 ", " x:y"])]
+    #[case::empty("", &[""])]
+    #[case::trailing("a:::", &["a", ""])]
+    fn split_google_values_splits_on_triple_colons_only(
+        #[case] cell: &str,
+        #[case] expected: &[&str],
+    ) {
+        assert_eq!(split_google_values(cell).collect::<Vec<_>>(), expected);
     }
 
     #[test]

@@ -224,3 +224,111 @@ fn suggest_date_order(
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::{guess_mapping, read_table, ProblemCode};
+
+    fn run(text: &str, options: &ImportOptions) -> Analysis {
+        let table = read_table(text.as_bytes(), "test.csv").unwrap();
+        analyze(&table, &guess_mapping(&table.headers), options).unwrap()
+    }
+
+    #[test]
+    fn the_progress_callback_sees_every_row_and_can_cancel() {
+        let table = read_table(
+            b"nombre;email\nAna;ana@example.com\nEva;eva@example.com\n",
+            "t",
+        )
+        .unwrap();
+        let mapping = guess_mapping(&table.headers);
+        let options = ImportOptions::default();
+
+        let mut seen = Vec::new();
+        let mut record = |done| {
+            seen.push(done);
+            ControlFlow::Continue(())
+        };
+        analyze_with_progress(&table, &mapping, &options, &mut record).unwrap();
+        assert_eq!(seen, [0, 2]);
+
+        let mut cancel = |_| ControlFlow::Break(());
+        let result = analyze_with_progress(&table, &mapping, &options, &mut cancel);
+        assert_eq!(result.unwrap_err(), AnalyzeError::Cancelled);
+    }
+
+    #[test]
+    fn phones_without_country_code_are_read_in_the_country_of_the_rows_branch() {
+        let branch_regions = HashMap::from([("Berlín Mitte".to_owned(), "DE".to_owned())]);
+        let options = ImportOptions {
+            branch_regions,
+            ..ImportOptions::default()
+        };
+        let text = "nombre;telefono;sucursal\nAna;030 12345678;berlin mitte\nEva;030 12345678;\n";
+        let analysis = run(text, &options);
+
+        let phones: Vec<&str> = analysis.customers[0]
+            .fields
+            .phones
+            .iter()
+            .map(|p| p.number.as_str())
+            .collect();
+        assert_eq!(phones, ["+493012345678"]);
+        assert_eq!(
+            analysis.customers.len(),
+            1,
+            "in Spain the number is not valid"
+        );
+        assert_eq!(
+            analysis.problems[0].code,
+            ProblemCode::InvalidPhoneNoOtherContact
+        );
+        assert!(
+            analysis.unknown_branches.is_empty(),
+            "matched ignoring case and accents"
+        );
+    }
+
+    #[test]
+    fn mostly_month_first_birthdays_suggest_that_order() {
+        let text =
+            "nombre;email;birthday\nAna;a@example.com;12/25/1985\nEva;e@example.com;3/31/1990\n";
+        let analysis = run(text, &ImportOptions::default());
+        assert_eq!(analysis.suggested_date_order, Some(DateOrder::MonthDay));
+
+        let options = ImportOptions {
+            date_order: DateOrder::MonthDay,
+            ..ImportOptions::default()
+        };
+        let analysis = run(text, &options);
+        assert!(analysis.problems.is_empty());
+        assert_eq!(
+            analysis.customers[0].fields.birthday.unwrap().to_iso(),
+            "1985-12-25"
+        );
+    }
+
+    #[test]
+    fn a_full_name_column_is_split_at_its_first_space() {
+        let text = "Name;Email\nLucía Ferrer Vidal;lucia@example.com\nNuria;nuria@example.com\n";
+        let analysis = run(text, &ImportOptions::default());
+        let names: Vec<(&str, &str)> = analysis
+            .customers
+            .iter()
+            .map(|c| (c.fields.first_name.as_str(), c.fields.last_name.as_str()))
+            .collect();
+        assert_eq!(names, [("Lucía", "Ferrer Vidal"), ("Nuria", "")]);
+    }
+
+    #[test]
+    fn an_unusable_mapping_stops_the_analysis() {
+        let table = read_table(b"foo;bar\n1;2\n", "t").unwrap();
+        let result = analyze(
+            &table,
+            &guess_mapping(&table.headers),
+            &ImportOptions::default(),
+        );
+        assert_eq!(result.unwrap_err(), MappingError::NoUsableColumn);
+    }
+}

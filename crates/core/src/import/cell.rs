@@ -1,5 +1,6 @@
 //! One cell's text: what a spreadsheet put around the value, and several values in one cell.
 
+use crate::domain::contact::split_google_values;
 use crate::domain::text;
 
 /// The characters that make a spreadsheet read a cell as a formula, plus TAB and CR, which
@@ -37,12 +38,9 @@ pub(crate) fn push_with_lf(out: &mut String, value: &str) {
 
 /// Splits Google's ` ::: ` and, for lists such as tags or branches, `,` `;` `|` too.
 pub(crate) fn split_list(cell: &str) -> impl Iterator<Item = &str> {
-    let separators: &[char] = if cell.contains(":::") {
-        &[]
-    } else {
-        &[',', ';', '|']
-    };
-    cell.split(":::")
+    let google = cell.contains(':') && cell.contains(":::");
+    let separators: &[char] = if google { &[] } else { &[',', ';', '|'] };
+    split_google_values(cell)
         .flat_map(move |part| part.split(separators))
         .map(text::trim)
         .filter(|v| !v.is_empty())
@@ -50,7 +48,7 @@ pub(crate) fn split_list(cell: &str) -> impl Iterator<Item = &str> {
 
 /// Splits a cell holding several email addresses (` ::: `, `;` or `,`).
 pub(crate) fn split_emails(cell: &str) -> impl Iterator<Item = &str> {
-    cell.split(":::")
+    split_google_values(cell)
         .flat_map(|part| part.split([';', ',']))
         .map(text::trim)
         .filter(|v| !v.is_empty())

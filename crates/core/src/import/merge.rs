@@ -9,11 +9,11 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::row::{push_unique_folded, Candidate};
+use super::row::push_unique_folded;
 use crate::domain::CustomerFields;
 
 /// A customer the file will create, with the rows it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportedCustomer {
     /// Spreadsheet rows (or vCard positions) merged into this customer, first one first.
@@ -34,8 +34,9 @@ pub struct Merge {
 }
 
 impl ImportedCustomer {
-    fn absorb(&mut self, other: Candidate) {
-        self.rows.push(other.row);
+    /// Takes in a later row of the same customer.
+    fn absorb(&mut self, other: ImportedCustomer) {
+        self.rows.extend(other.rows);
         absorb_fields(&mut self.fields, other.fields);
         for branch in &other.branches {
             push_unique_folded(&mut self.branches, branch);
@@ -52,29 +53,22 @@ impl ImportedCustomer {
     }
 }
 
-/// Groups candidates that share an email or phone and merges each group, in row order.
-pub(crate) fn merge_duplicates(candidates: Vec<Candidate>) -> Vec<ImportedCustomer> {
-    let roots = group_roots(&candidates);
-    let mut slot_of_root = vec![usize::MAX; candidates.len()];
-    let mut customers: Vec<ImportedCustomer> = Vec::with_capacity(candidates.len());
-    for (candidate, root) in candidates.into_iter().zip(roots) {
-        let slot = &mut slot_of_root[root];
-        if *slot == usize::MAX {
-            *slot = customers.len();
-            let Candidate {
-                row,
-                fields,
-                branches,
-            } = candidate;
-            customers.push(ImportedCustomer {
-                rows: vec![row],
-                fields,
-                branches,
-            });
-        } else {
-            customers[*slot].absorb(candidate);
+/// Merges each group of rows that share an email or phone into its first row, in place.
+pub(crate) fn merge_duplicates(mut customers: Vec<ImportedCustomer>) -> Vec<ImportedCustomer> {
+    let roots = group_roots(&customers);
+    for (i, &root) in roots.iter().enumerate() {
+        // A group's representative is its earliest row, so later rows merge in row order.
+        if root != i {
+            let duplicate = std::mem::take(&mut customers[i]);
+            customers[root].absorb(duplicate);
         }
     }
+    let mut position = 0;
+    customers.retain(|_| {
+        let keep = roots[position] == position;
+        position += 1;
+        keep
+    });
     for customer in &mut customers {
         customer.fields.settle_primaries();
     }
@@ -82,7 +76,7 @@ pub(crate) fn merge_duplicates(candidates: Vec<Candidate>) -> Vec<ImportedCustom
 }
 
 /// For each candidate, the representative of its group of duplicates.
-fn group_roots(candidates: &[Candidate]) -> Vec<usize> {
+fn group_roots(candidates: &[ImportedCustomer]) -> Vec<usize> {
     let mut sets = DisjointSets::new(candidates.len());
     let mut first_with_key: HashMap<&str, usize> = HashMap::with_capacity(candidates.len() * 2);
     for (i, candidate) in candidates.iter().enumerate() {

@@ -8,20 +8,15 @@ use std::collections::HashMap;
 use super::birthday::{order_evidence, parse_birthday, BirthdayProblem, DateOrder};
 use super::cell::{is_system_label, read_label, split_emails, split_list};
 use super::mapping::{ColumnMapping, Target};
+use super::merge::ImportedCustomer;
 use super::problem::{ColumnRef, Problem, ProblemCode, Severity};
 use super::table::{SourceRow, SourceTable};
-use crate::domain::contact::{normalize_email, normalize_phone, split_phones, PhoneProblem};
+use crate::domain::contact::{
+    normalize_email, normalize_phone, phone_values, split_google_values, PhoneProblem,
+};
 use crate::domain::{text, Address, Birthday, CustomerFields, Email, Gender, Phone};
 
 const TARGET_COUNT: usize = Target::Branch as usize + 1;
-
-/// A row read into customer fields, before duplicates are merged.
-#[derive(Debug)]
-pub(crate) struct Candidate {
-    pub row: u32,
-    pub fields: CustomerFields,
-    pub branches: Vec<String>,
-}
 
 /// The columns of every target, resolved once per analysis.
 pub(crate) struct Plan {
@@ -155,7 +150,7 @@ impl<'a> RowReader<'a> {
         &mut self,
         row: &SourceRow<'a>,
         problems: &mut Vec<Problem>,
-    ) -> Option<Candidate> {
+    ) -> Option<ImportedCustomer> {
         let mut fields = CustomerFields::default();
         (fields.first_name, fields.last_name) = self.names(row);
         let mut rejected = Vec::new();
@@ -163,6 +158,28 @@ impl<'a> RowReader<'a> {
         let region = self.region(row);
         fields.phones = self.phones(row, region, &mut rejected);
 
+        if !self.has_required(row.row, &fields, &rejected, problems) {
+            return None;
+        }
+
+        self.optional_fields(row, &mut fields, problems);
+        let branches = self.branches(row);
+        Some(ImportedCustomer {
+            rows: vec![row.row],
+            fields,
+            branches,
+        })
+    }
+
+    /// Reports what keeps a row out: no name, no contact, or only invalid contacts. Invalid
+    /// contacts of an imported row are reported as warnings.
+    fn has_required(
+        &self,
+        row: u32,
+        fields: &CustomerFields,
+        rejected: &[Rejected<'a>],
+        problems: &mut Vec<Problem>,
+    ) -> bool {
         let has_name = !fields.first_name.is_empty() || !fields.last_name.is_empty();
         let has_contact = !fields.emails.is_empty() || !fields.phones.is_empty();
         if !has_name {
@@ -172,34 +189,19 @@ impl<'a> RowReader<'a> {
                 Target::LastName,
                 Target::FullName,
             ];
-            problems.push(Problem::across(
-                row.row,
-                ProblemCode::MissingName,
-                self.plan.column_refs(&names),
-            ));
+            let columns = self.plan.column_refs(&names);
+            problems.push(Problem::across(row, ProblemCode::MissingName, columns));
         }
         if !has_contact && rejected.is_empty() {
-            let contacts = [Target::Email, Target::Phone, Target::Mobile];
-            problems.push(Problem::across(
-                row.row,
-                ProblemCode::MissingContact,
-                self.plan.column_refs(&contacts),
-            ));
+            let columns = self
+                .plan
+                .column_refs(&[Target::Email, Target::Phone, Target::Mobile]);
+            problems.push(Problem::across(row, ProblemCode::MissingContact, columns));
         }
-        for r in &rejected {
-            problems.push(self.rejected_problem(row.row, r, has_contact));
+        for r in rejected {
+            problems.push(self.rejected_problem(row, r, has_contact));
         }
-        if !has_name || !has_contact {
-            return None;
-        }
-
-        self.optional_fields(row, &mut fields, problems);
-        let branches = self.branches(row);
-        Some(Candidate {
-            row: row.row,
-            fields,
-            branches,
-        })
+        has_name && has_contact
     }
 
     fn optional_fields(
@@ -281,10 +283,7 @@ impl<'a> RowReader<'a> {
         let mut phones: Vec<Phone> = Vec::new();
         for contact in &self.plan.phones {
             let labels = contact.label_column.map_or("", |c| row.cell(c));
-            for (i, value) in split_phones(row.cell(contact.column))
-                .into_iter()
-                .enumerate()
-            {
+            for (i, value) in phone_values(row.cell(contact.column)).enumerate() {
                 let number = match normalize_phone(value, region) {
                     Ok(number) => number,
                     Err(problem) => {
@@ -431,31 +430,35 @@ impl<'a> Folds<'a> {
 
     /// `names` without repeats (ignoring case and accents), first spelling kept.
     fn unique(&mut self, names: impl Iterator<Item = &'a str>) -> Vec<String> {
-        let mut kept: Vec<(u32, String)> = Vec::new();
+        let mut kept: Vec<String> = Vec::new();
         for name in names {
             let id = self.id(name);
-            if !kept.iter().any(|(k, _)| *k == id) {
-                kept.push((id, name.to_owned()));
+            if !kept
+                .iter()
+                .any(|k| self.id_of_name.get(k.as_str()) == Some(&id))
+            {
+                kept.push(name.to_owned());
             }
         }
-        kept.into_iter().map(|(_, name)| name).collect()
+        kept
     }
 }
 
 /// The label of the `i`th value of a cell: labels may be joined with ` ::: ` like the values;
 /// a single label applies to every value, its `*` primary mark only to the first.
 fn label_at(labels: &str, i: usize) -> (Option<&str>, bool) {
-    match labels.split(":::").nth(i) {
+    let mut all = split_google_values(labels);
+    match split_google_values(labels).nth(i) {
         Some(label) => read_label(label),
-        None => (
-            read_label(labels.split(":::").next().unwrap_or_default()).0,
-            false,
-        ),
+        None => (read_label(all.next().unwrap_or_default()).0, false),
     }
 }
 
 /// The non-empty cells of `columns` joined with `separator`.
 fn joined(row: &SourceRow<'_>, columns: &[usize], separator: &str) -> String {
+    if let [column] = columns {
+        return row.cell(*column).to_owned();
+    }
     let mut out = String::new();
     for value in columns
         .iter()

@@ -207,23 +207,23 @@ impl SourceTable {
     /// Adds one row of raw cells; a row with no value is skipped. Values past the last header
     /// are not kept, and a non-empty one is reported.
     pub(crate) fn push_row<'c>(&mut self, row: u32, raw_cells: impl IntoIterator<Item = &'c str>) {
-        let width = self.headers.len();
         let mut cells = raw_cells.into_iter().map(cell_value);
-        let kept: Vec<&str> = cells.by_ref().take(width).collect();
+        let width = self.headers.len();
+        self.cells.push(row, cells.by_ref().take(width));
         if let Some((i, extra)) = cells.enumerate().find(|(_, c)| !c.is_empty()) {
             let column = ColumnRef::new(width + i, "");
-            let problem = Problem::in_column(
-                row,
-                Severity::Warning,
-                ProblemCode::ExtraCells,
-                column,
-                extra,
-            );
+            let code = ProblemCode::ExtraCells;
+            let problem = Problem::in_column(row, Severity::Warning, code, column, extra);
             self.problems.push(problem);
         }
-        if kept.iter().any(|c| !c.is_empty()) {
-            self.cells.push(row, &kept);
-        }
+    }
+
+    /// Makes room for about `bytes` of cell text.
+    pub(crate) fn reserve(&mut self, bytes: usize) {
+        self.cells.text.reserve(bytes);
+        let rows_guess = bytes / 64;
+        self.cells.ends.reserve(rows_guess * self.headers.len());
+        self.cells.rows.reserve(rows_guess);
     }
 }
 
@@ -244,12 +244,19 @@ impl CellStore {
         }
     }
 
-    fn push(&mut self, row: u32, cells: &[&str]) {
-        for i in 0..self.width {
-            push_with_lf(&mut self.text, cells.get(i).copied().unwrap_or_default());
+    /// Adds a row of `width` cells (missing ones empty), unless every cell is empty.
+    fn push<'c>(&mut self, row: u32, cells: impl Iterator<Item = &'c str>) {
+        let (text_len, ends_len) = (self.text.len(), self.ends.len());
+        let mut cells = cells.fuse();
+        for _ in 0..self.width {
+            push_with_lf(&mut self.text, cells.next().unwrap_or_default());
             self.ends.push(self.text.len() as u32);
         }
-        self.rows.push(row);
+        if self.text.len() == text_len {
+            self.ends.truncate(ends_len);
+        } else {
+            self.rows.push(row);
+        }
     }
 }
 
@@ -276,6 +283,7 @@ pub fn read_table_with(
     let mut records = Records::new(body, delimiter);
     let headers = records.header().ok_or(FileError::NoHeader)?;
     let mut table = SourceTable::new(file_name, decoded.encoding, delimiter, headers);
+    table.reserve(body.len());
     while let Some(record) = records.next_record() {
         match record.open_quote_column {
             Some(column) => table.problems.push(unclosed_quote(&table, &record, column)),
@@ -410,7 +418,7 @@ impl<'a> Records<'a> {
 /// Blank lines between the previous record and the one starting at `start`: the csv crate
 /// skips them, a spreadsheet shows them as rows.
 fn blank_lines_before(body: &str, start: usize) -> u32 {
-    let mut rest = body[start..].as_bytes();
+    let mut rest = &body.as_bytes()[start..];
     // The csv crate stops after the `\r` of a CRLF; its `\n` ends the previous record.
     if start > 0 && body.as_bytes()[start - 1] == b'\r' && rest.first() == Some(&b'\n') {
         rest = &rest[1..];
