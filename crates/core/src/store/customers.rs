@@ -350,13 +350,11 @@ async fn insert_main(
     chunk: &[NewCustomer<'_>],
     now: &str,
 ) -> Result<()> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "INSERT INTO customers (id, origin_branch_id, all_branches, first_name, last_name, \
-         birthday, gender, street, city, postcode, region, country, company, notes, external_id, \
-         primary_email, primary_phone, sort_name, search_text, field_stamps, created_at, \
-         updated_at) ",
-    );
-    qb.push_values(chunk, |mut row, c| {
+    const HEAD: &str = "INSERT INTO customers (id, origin_branch_id, all_branches, first_name, \
+         last_name, birthday, gender, street, city, postcode, region, country, company, notes, \
+         external_id, primary_email, primary_phone, sort_name, search_text, field_stamps, \
+         created_at, updated_at) ";
+    insert_values(conn, HEAD, chunk, 128, |mut row, c| {
         let f = c.fields;
         let origin = match c.origin {
             Origin::Global => None,
@@ -384,9 +382,9 @@ async fn insert_main(
             .push_bind(c.stamps.clone())
             .push_bind(now.to_owned())
             .push_bind(now.to_owned());
-    });
-    qb.build().execute(conn).await.map_err(unique_external_id)?;
-    Ok(())
+    })
+    .await
+    .map_err(unique_external_id)
 }
 
 async fn insert_emails(conn: &mut SqliteConnection, chunk: &[NewCustomer<'_>]) -> Result<()> {
@@ -400,20 +398,17 @@ async fn insert_emails(conn: &mut SqliteConnection, chunk: &[NewCustomer<'_>]) -
                 .map(move |(i, e)| (c.id, i, e))
         })
         .collect();
-    for part in rows.chunks(BATCH_ROWS * 2) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO customer_emails (customer_id, position, address, label, is_primary) ",
-        );
-        qb.push_values(part, |mut row, (id, i, e)| {
-            row.push_bind(id.to_string())
-                .push_bind(*i as i64)
-                .push_bind(e.address.clone())
-                .push_bind(e.label.clone())
-                .push_bind(e.primary);
-        });
-        qb.build().execute(&mut *conn).await?;
-    }
-    Ok(())
+    const HEAD: &str =
+        "INSERT INTO customer_emails (customer_id, position, address, label, is_primary) ";
+    insert_values(conn, HEAD, &rows, 256, |mut row, (id, i, e)| {
+        row.push_bind(id.to_string())
+            .push_bind(*i as i64)
+            .push_bind(e.address.clone())
+            .push_bind(e.label.clone())
+            .push_bind(e.primary);
+    })
+    .await
+    .map_err(Error::Database)
 }
 
 async fn insert_phones(conn: &mut SqliteConnection, chunk: &[NewCustomer<'_>]) -> Result<()> {
@@ -427,20 +422,17 @@ async fn insert_phones(conn: &mut SqliteConnection, chunk: &[NewCustomer<'_>]) -
                 .map(move |(i, p)| (c.id, i, p))
         })
         .collect();
-    for part in rows.chunks(BATCH_ROWS * 2) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO customer_phones (customer_id, position, number, label, is_primary) ",
-        );
-        qb.push_values(part, |mut row, (id, i, p)| {
-            row.push_bind(id.to_string())
-                .push_bind(*i as i64)
-                .push_bind(p.number.clone())
-                .push_bind(p.label.clone())
-                .push_bind(p.primary);
-        });
-        qb.build().execute(&mut *conn).await?;
-    }
-    Ok(())
+    const HEAD: &str =
+        "INSERT INTO customer_phones (customer_id, position, number, label, is_primary) ";
+    insert_values(conn, HEAD, &rows, 256, |mut row, (id, i, p)| {
+        row.push_bind(id.to_string())
+            .push_bind(*i as i64)
+            .push_bind(p.number.clone())
+            .push_bind(p.label.clone())
+            .push_bind(p.primary);
+    })
+    .await
+    .map_err(Error::Database)
 }
 
 async fn insert_branches(conn: &mut SqliteConnection, chunk: &[NewCustomer<'_>]) -> Result<()> {
@@ -451,16 +443,13 @@ async fn insert_branches(conn: &mut SqliteConnection, chunk: &[NewCustomer<'_>])
             Assignment::Branches(ids) => ids.iter().map(|b| (c.id, *b)).collect(),
         })
         .collect();
-    for part in rows.chunks(BATCH_ROWS * 4) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT OR IGNORE INTO customer_branches (customer_id, branch_id) ");
-        qb.push_values(part, |mut row, (customer, branch)| {
-            row.push_bind(customer.to_string())
-                .push_bind(branch.to_string());
-        });
-        qb.build().execute(&mut *conn).await?;
-    }
-    Ok(())
+    const HEAD: &str = "INSERT OR IGNORE INTO customer_branches (customer_id, branch_id) ";
+    insert_values(conn, HEAD, &rows, 256, |mut row, (customer, branch)| {
+        row.push_bind(customer.to_string())
+            .push_bind(branch.to_string());
+    })
+    .await
+    .map_err(Error::Database)
 }
 
 async fn insert_tags(
@@ -484,14 +473,32 @@ async fn insert_tags(
             rows.push((c.id, id));
         }
     }
-    for part in rows.chunks(BATCH_ROWS * 4) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT OR IGNORE INTO customer_tags (customer_id, tag_id) ");
-        qb.push_values(part, |mut row, (customer, tag)| {
-            row.push_bind(customer.to_string())
-                .push_bind(tag.to_string());
-        });
-        qb.build().execute(&mut *conn).await?;
+    const HEAD: &str = "INSERT OR IGNORE INTO customer_tags (customer_id, tag_id) ";
+    insert_values(conn, HEAD, &rows, 256, |mut row, (customer, tag)| {
+        row.push_bind(customer.to_string())
+            .push_bind(tag.to_string());
+    })
+    .await
+    .map_err(Error::Database)
+}
+
+/// Runs `head VALUES (…), (…)` for `rows` in statements of power-of-two sizes up to `max`
+/// rows, so a handful of SQL texts repeat and stay in the prepared-statement cache.
+pub(crate) async fn insert_values<T>(
+    conn: &mut SqliteConnection,
+    head: &'static str,
+    rows: &[T],
+    max: usize,
+    mut bind: impl FnMut(sqlx::query_builder::Separated<'_, Sqlite, &'static str>, &T),
+) -> Result<(), sqlx::Error> {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let size = max.min(1 << rest.len().ilog2());
+        let (part, tail) = rest.split_at(size);
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
+        qb.push_values(part, &mut bind);
+        qb.build().persistent(true).execute(&mut *conn).await?;
+        rest = tail;
     }
     Ok(())
 }

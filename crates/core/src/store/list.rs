@@ -59,11 +59,10 @@ pub struct CustomerRow {
     pub global: bool,
 }
 
-/// A page of the list and how many customers match in all.
+/// A page of the list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerPage {
-    pub total: u32,
     pub offset: u32,
     pub rows: Vec<CustomerRow>,
 }
@@ -72,7 +71,16 @@ pub struct CustomerPage {
 pub const MAX_PAGE: u32 = 500;
 
 impl Store {
-    /// The customers matching `filter`, `limit` rows from `offset`, and the total count.
+    /// How many customers match `filter`. Counted apart from the pages, so scrolling does
+    /// not count again.
+    pub async fn count_customers(&self, filter: &CustomerFilter) -> Result<u32> {
+        let mut count = QueryBuilder::new("SELECT count(*) FROM customers c");
+        push_where(&mut count, filter);
+        let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
+        Ok(u32::try_from(total).unwrap_or(u32::MAX))
+    }
+
+    /// The customers matching `filter`, `limit` rows from `offset`.
     #[tracing::instrument(skip_all, fields(op.offset = offset, op.limit = limit))]
     pub async fn list_customers(
         &self,
@@ -86,10 +94,6 @@ impl Store {
                 reason: format!("over {MAX_PAGE}"),
             });
         }
-        let mut count = QueryBuilder::new("SELECT count(*) FROM customers c");
-        push_where(&mut count, filter);
-        let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
-
         let mut page = QueryBuilder::new(
             "SELECT c.id, c.first_name, c.last_name, c.primary_email, c.primary_phone, \
              c.all_branches, c.bookings, c.origin_branch_id IS NULL AS global, \
@@ -108,7 +112,6 @@ impl Store {
         let rows = page.build().fetch_all(self.pool()).await?;
 
         Ok(CustomerPage {
-            total: u32::try_from(total).unwrap_or(u32::MAX),
             offset,
             rows: rows.iter().map(row_from_db).collect::<Result<_>>()?,
         })

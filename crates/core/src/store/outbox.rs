@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use super::time;
@@ -64,25 +64,22 @@ pub(crate) async fn push_customers(
 ) -> Result<()> {
     let created_at = time::to_db(now);
     let stamp = stamp.to_string();
-    for chunk in customers.chunks(super::customers::BATCH_ROWS) {
-        let mut payloads = Vec::with_capacity(chunk.len());
-        for c in chunk {
-            payloads.push(super::customers::created_payload(c)?);
-        }
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO outbox (change_id, entity, entity_id, op, payload, hlc, created_at) ",
-        );
-        qb.push_values(chunk.iter().zip(payloads), |mut row, (c, payload)| {
-            row.push_bind(Uuid::now_v7().to_string())
-                .push_bind("customer")
-                .push_bind(c.id.to_string())
-                .push_bind(Op::Upsert.as_str())
-                .push_bind(payload)
-                .push_bind(stamp.clone())
-                .push_bind(created_at.clone());
-        });
-        qb.build().execute(&mut *conn).await?;
+    let mut rows = Vec::with_capacity(customers.len());
+    for c in customers {
+        rows.push((c.id.to_string(), super::customers::created_payload(c)?));
     }
+    const HEAD: &str =
+        "INSERT INTO outbox (change_id, entity, entity_id, op, payload, hlc, created_at) ";
+    super::customers::insert_values(conn, HEAD, &rows, 128, |mut row, (id, payload)| {
+        row.push_bind(Uuid::now_v7().to_string())
+            .push_bind("customer")
+            .push_bind(id.clone())
+            .push_bind(Op::Upsert.as_str())
+            .push_bind(payload.clone())
+            .push_bind(stamp.clone())
+            .push_bind(created_at.clone());
+    })
+    .await?;
     Ok(())
 }
 
