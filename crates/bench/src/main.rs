@@ -1,0 +1,255 @@
+//! `clientela-bench`: imports the corpus's big generated file through the product's import
+//! code and compares the time with `sqlite3 .import` of the same file into a bare table, in
+//! the same run; then times filtered Active Customers pages at that size.
+//!
+//! Run it with `scripts/bench.sh` (release build). Figures are ratios, so they mean the
+//! same on a faster or slower machine.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use clientela_core::domain::Assignment;
+use clientela_core::import::{DateOrder, ReadOptions};
+use clientela_core::importer::{open_file, ImportPhase, ImportProgress, ImportSettings};
+use clientela_core::store::{BranchInput, CustomerFilter, ImportPlacement, SortKey, Store};
+
+type Error = Box<dyn std::error::Error>;
+
+/// The branches `make_big_csv.py` names, with their countries.
+const BRANCHES: [(&str, &str, &str); 9] = [
+    ("Madrid Centro", "ES", "Europe/Madrid"),
+    ("Madrid Chamberí", "ES", "Europe/Madrid"),
+    ("Barcelona Gràcia", "ES", "Europe/Madrid"),
+    ("Sevilla Triana", "ES", "Europe/Madrid"),
+    ("A Coruña", "ES", "Europe/Madrid"),
+    ("València Russafa", "ES", "Europe/Madrid"),
+    ("München Schwabing", "DE", "Europe/Berlin"),
+    ("Köln Ehrenfeld", "DE", "Europe/Berlin"),
+    ("Düsseldorf Altstadt", "DE", "Europe/Berlin"),
+];
+
+/// Each side runs this many times; the median counts.
+const RUNS: usize = 3;
+/// Filtered pages timed for the percentile.
+const PAGES: usize = 200;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let rows: u32 = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(100_000);
+    let work = std::env::temp_dir().join(format!("clientela-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let csv = generate(&work, rows)?;
+    println!(
+        "file: {} data rows, {} bytes",
+        rows,
+        std::fs::metadata(&csv)?.len()
+    );
+
+    let mut reference = Vec::new();
+    let mut ours = Vec::new();
+    let mut store = None;
+    for run in 0..RUNS {
+        reference.push(sqlite_import(&work, &csv, run)?);
+        let (elapsed, s) = product_import(&work, &csv, run).await?;
+        ours.push(elapsed);
+        if let Some(old) = store.replace(s) {
+            old.close().await;
+        }
+    }
+    let (reference, ours) = (median(&mut reference), median(&mut ours));
+    let store = store.ok_or("no run")?;
+    let customers = store.count_customers(&CustomerFilter::default()).await?;
+    println!("customers stored: {customers}");
+    println!(
+        "sqlite3 .import (bare table): {:>8.3} s",
+        reference.as_secs_f64()
+    );
+    println!(
+        "clientela import:             {:>8.3} s",
+        ours.as_secs_f64()
+    );
+    println!(
+        "import ratio: {:.2} (target <= 1.0, goal 0.5)",
+        ours.as_secs_f64() / reference.as_secs_f64()
+    );
+
+    if std::env::args().nth(2).as_deref() == Some("--import-only") {
+        return Ok(());
+    }
+    let (p50, p95, first_page) = page_times(&store).await?;
+    println!("Active Customers page (100 rows, filtered), {PAGES} pages at {customers} customers:");
+    println!(
+        "  p50 {:.1} ms, p95 {:.1} ms; unfiltered first page {:.1} ms",
+        ms(p50),
+        ms(p95),
+        ms(first_page)
+    );
+    println!(
+        "peak memory of this process (import + list): {} MiB",
+        peak_rss_mib()?
+    );
+    store.close().await;
+    std::fs::remove_dir_all(&work)?;
+    Ok(())
+}
+
+fn corpus() -> PathBuf {
+    std::env::var_os("CLIENTELA_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"))
+}
+
+fn generate(work: &Path, rows: u32) -> Result<PathBuf, Error> {
+    let out = work.join("customers_big.csv");
+    let status = Command::new("python3")
+        .arg(corpus().join("make_big_csv.py"))
+        .args(["-n", &rows.to_string(), "-o"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err("make_big_csv.py failed".into());
+    }
+    Ok(out)
+}
+
+/// `sqlite3 .import` of the file into a bare table: the reference.
+fn sqlite_import(work: &Path, csv: &Path, run: usize) -> Result<Duration, Error> {
+    let db = work.join(format!("reference-{run}.db"));
+    let script = format!(
+        ".mode csv\n.separator ;\n.import '{}' customers\n",
+        csv.display()
+    );
+    let started = Instant::now();
+    let mut child = Command::new("sqlite3")
+        .arg(&db)
+        .stdin(Stdio::piped())
+        .spawn()?;
+    std::io::Write::write_all(child.stdin.as_mut().ok_or("no stdin")?, script.as_bytes())?;
+    drop(child.stdin.take());
+    if !child.wait()?.success() {
+        return Err("sqlite3 .import failed".into());
+    }
+    Ok(started.elapsed())
+}
+
+/// The product's import: read, detect, map, analyse, write, on a fresh store.
+async fn product_import(work: &Path, csv: &Path, run: usize) -> Result<(Duration, Store), Error> {
+    let store = Store::open(&work.join(format!("clientela-{run}.db"))).await?;
+    for (name, country, zone) in BRANCHES {
+        let input = BranchInput {
+            name: name.into(),
+            country: country.into(),
+            time_zone: zone.into(),
+        };
+        store.create_branch(&input, Utc::now()).await?;
+    }
+
+    let started = Instant::now();
+    let bytes = tokio::fs::read(csv).await?;
+    let opened = open_file(&bytes, "customers_big.csv", ReadOptions::default())?;
+    let settings = ImportSettings {
+        mapping: opened.mapping,
+        region: "ES".into(),
+        date_order: DateOrder::DayMonth,
+        placement: ImportPlacement {
+            default_assignment: Assignment::AllBranches,
+            branch_map: Vec::new(),
+        },
+    };
+    let read = started.elapsed();
+    let mut analyzed = None;
+    let mut on_progress = |p: ImportProgress| {
+        if matches!(p.phase, ImportPhase::Writing) && analyzed.is_none() {
+            analyzed = Some(started.elapsed());
+        }
+    };
+    let cancel = AtomicBool::new(false);
+    let summary = store
+        .run_import(
+            &opened.table,
+            &settings,
+            Utc::now(),
+            &cancel,
+            &mut on_progress,
+        )
+        .await?;
+    let elapsed = started.elapsed();
+    let analyzed = analyzed.unwrap_or(elapsed);
+    println!(
+        "  run {run}: {} created; read {:.2} s, analyse {:.2} s, write {:.2} s",
+        summary.created,
+        read.as_secs_f64(),
+        (analyzed - read).as_secs_f64(),
+        (elapsed - analyzed).as_secs_f64()
+    );
+    Ok((elapsed, store))
+}
+
+async fn page_times(store: &Store) -> Result<(Duration, Duration, Duration), Error> {
+    let branches = store.branches().await?;
+    let tags = store.tags().await?;
+    let searches = ["maria", "garcia", "lopez", "60012", "example.com", "jose m"];
+    let total = store.count_customers(&CustomerFilter::default()).await?;
+
+    let started = Instant::now();
+    store
+        .list_customers(&CustomerFilter::default(), 0, 100)
+        .await?;
+    let first_page = started.elapsed();
+
+    let mut times = Vec::with_capacity(PAGES);
+    for i in 0..PAGES {
+        let filter = CustomerFilter {
+            search: if i % 3 == 0 {
+                searches[i % searches.len()].into()
+            } else {
+                String::new()
+            },
+            branch: (i % 2 == 0).then(|| branches[i % branches.len()].id),
+            tag: (i % 5 == 0)
+                .then(|| tags.get(i % tags.len().max(1)).map(|t| t.id))
+                .flatten(),
+            sort: if i % 4 == 0 {
+                SortKey::Bookings
+            } else {
+                SortKey::Name
+            },
+            ..Default::default()
+        };
+        // Spread the pages over the list, as scrolling does.
+        let offset = u32::try_from(i * 7919).unwrap_or(0) % total.max(1) / 2;
+        let started = Instant::now();
+        store.list_customers(&filter, offset, 100).await?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok((times[PAGES / 2], times[PAGES * 95 / 100], first_page))
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// VmHWM: the most resident memory this process has used.
+fn peak_rss_mib() -> Result<u64, Error> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or("no VmHWM in /proc/self/status")?;
+    Ok(kib / 1024)
+}
