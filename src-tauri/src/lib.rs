@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod logging;
 mod state;
+mod window;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         .commands(collect_commands![
             commands::app_info,
             customers::list_customers,
+            customers::count_customers,
             customers::get_customer,
             customers::check_customer,
             customers::create_customer,
@@ -88,12 +90,16 @@ pub fn run() {
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            // Phone-number metadata takes a moment to load; do it before the first import.
+            std::thread::spawn(clientela_core::domain::contact::preload_phone_metadata);
             let dir = data_dir(app)?;
             if let Some(guard) = logging::init(&dir.join("logs")) {
                 app.manage(guard);
             }
             let store = tauri::async_runtime::block_on(Store::open(&dir.join("clientela.db")))?;
-            app.manage(AppState::new(store));
+            let preferences = dir.join("preferences.json");
+            window::remember_size(app, &preferences)?;
+            app.manage(AppState::new(store, preferences));
             spawn_deletion_retries(app.handle().clone());
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "Clientela started");
             Ok(())

@@ -1,5 +1,6 @@
 //! What the commands share: the local store and the import in progress.
 
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -16,15 +17,18 @@ pub struct AppState {
     pub import: Mutex<Option<Arc<SourceTable>>>,
     /// Set to stop the running import; nothing is written when it stops.
     pub import_cancel: AtomicBool,
+    /// The preferences file, beside the database.
+    pub preferences: PathBuf,
 }
 
 impl AppState {
     /// State around an open store.
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, preferences: PathBuf) -> Self {
         Self {
             store,
             import: Mutex::new(None),
             import_cancel: AtomicBool::new(false),
+            preferences,
         }
     }
 

@@ -21,6 +21,16 @@ pub async fn list_customers(
     Ok(state.store.list_customers(&filter, offset, limit).await?)
 }
 
+/// How many customers match the filter.
+#[tauri::command]
+#[specta::specta]
+pub async fn count_customers(
+    state: State<'_, AppState>,
+    filter: CustomerFilter,
+) -> CommandResult<u32> {
+    Ok(state.store.count_customers(&filter).await?)
+}
+
 /// One customer with every field.
 #[tauri::command]
 #[specta::specta]

@@ -12,13 +12,16 @@ use serde::Serialize;
 #[serde(rename_all = "camelCase")]
 pub struct AppInfo {
     pub version: String,
+    /// Where the UI keeps its preferences: beside the database.
+    pub preferences_path: String,
 }
 
-/// The app's version.
+/// The app's version and where its preferences live.
 #[tauri::command]
 #[specta::specta]
-pub fn app_info() -> AppInfo {
+pub fn app_info(state: tauri::State<'_, crate::state::AppState>) -> AppInfo {
     AppInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        preferences_path: state.preferences.to_string_lossy().into_owned(),
     }
 }

@@ -64,6 +64,8 @@ export const api = {
   appInfo: () => commands.appInfo(),
   listCustomers: (...a: Parameters<typeof commands.listCustomers>) =>
     call(commands.listCustomers(...a)),
+  countCustomers: (...a: Parameters<typeof commands.countCustomers>) =>
+    call(commands.countCustomers(...a)),
   getCustomer: (...a: Parameters<typeof commands.getCustomer>) => call(commands.getCustomer(...a)),
   checkCustomer: (...a: Parameters<typeof commands.checkCustomer>) => commands.checkCustomer(...a),
   createCustomer: (...a: Parameters<typeof commands.createCustomer>) =>
@@ -134,15 +136,22 @@ export async function pickCustomerFile(title: string): Promise<string | null> {
   return typeof picked === "string" ? picked : null;
 }
 
-const preferences = new LazyStore("preferences.json");
+// Preferences live beside the database, so a test's data folder holds its own.
+let preferences: Promise<LazyStore> | null = null;
+
+function preferenceStore(): Promise<LazyStore> {
+  preferences ??= commands.appInfo().then((info) => new LazyStore(info.preferencesPath));
+  return preferences;
+}
 
 /** Reads one preference. */
 export async function loadPreference<T>(key: string): Promise<T | undefined> {
-  return preferences.get<T>(key);
+  return (await preferenceStore()).get<T>(key);
 }
 
 /** Saves one preference. */
 export async function savePreference(key: string, value: unknown): Promise<void> {
-  await preferences.set(key, value);
-  await preferences.save();
+  const store = await preferenceStore();
+  await store.set(key, value);
+  await store.save();
 }

@@ -7,10 +7,12 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 
 /** Commands */
 export const commands = {
-	/**  The app's version. */
+	/**  The app's version and where its preferences live. */
 	appInfo: () => __TAURI_INVOKE<AppInfo>("app_info"),
 	/**  A page of Active Customers. */
 	listCustomers: (filter: CustomerFilter_Deserialize, offset: number, limit: number) => typedError<CustomerPage_Serialize, CommandError>(__TAURI_INVOKE("list_customers", { filter, offset, limit })),
+	/**  How many customers match the filter. */
+	countCustomers: (filter: CustomerFilter_Deserialize) => typedError<number, CommandError>(__TAURI_INVOKE("count_customers", { filter })),
 	/**  One customer with every field. */
 	getCustomer: (id: CustomerId) => typedError<Customer_Serialize, CommandError>(__TAURI_INVOKE("get_customer", { id })),
 	/**  The problems of a form draft, for inline validation; empty when it can be saved. */
@@ -76,6 +78,8 @@ export type Address = {
 /**  Facts about the running app for the Settings screen. */
 export type AppInfo = {
 	version: string,
+	/**  Where the UI keeps its preferences: beside the database. */
+	preferencesPath: string,
 };
 
 /**  A stored appointment, with what the UI needs to show it in the branch's time zone. */
@@ -297,19 +301,17 @@ export type CustomerFilter_Serialize = {
 /**  A customer, global or local. */
 export type CustomerId = string;
 
-/**  A page of the list and how many customers match in all. */
+/**  A page of the list. */
 export type CustomerPage = CustomerPage_Serialize | CustomerPage_Deserialize;
 
-/**  A page of the list and how many customers match in all. */
+/**  A page of the list. */
 export type CustomerPage_Deserialize = {
-	total: number,
 	offset: number,
 	rows: CustomerRow_Deserialize[],
 };
 
-/**  A page of the list and how many customers match in all. */
+/**  A page of the list. */
 export type CustomerPage_Serialize = {
-	total: number,
 	offset: number,
 	rows: CustomerRow_Serialize[],
 };

@@ -15,9 +15,9 @@ class Catalog {
       api.listBranches(),
       api.listTags(),
       api.pendingDeletions(),
-      api.listCustomers(emptyFilter(), 0, 0),
+      api.countCustomers(emptyFilter()),
     ]);
-    this.customersTotal = all.total;
+    this.customersTotal = all;
     this.branches = branches;
     this.tags = tags;
     this.pendingDeletions = pending.length;

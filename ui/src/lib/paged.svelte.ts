@@ -1,10 +1,8 @@
 // A window onto a long list that the database pages: rows are fetched a page at a time as
 // they scroll into view, and a reset (new filter) drops every page at once.
 
-export type PageFetcher<Row> = (
-  offset: number,
-  limit: number,
-) => Promise<{ total: number; rows: Row[] }>;
+export type PageFetcher<Row> = (offset: number, limit: number) => Promise<Row[]>;
+export type Counter = () => Promise<number>;
 
 export class PagedList<Row> {
   total = $state(0);
@@ -18,15 +16,20 @@ export class PagedList<Row> {
 
   constructor(
     private readonly fetchPage: PageFetcher<Row>,
+    private readonly count: Counter,
     readonly pageSize = 100,
   ) {}
 
-  /** Forgets every page and loads the first again. */
+  /** Forgets every page, counts again and loads the first page. */
   async reset(): Promise<void> {
     this.#generation += 1;
+    const generation = this.#generation;
     this.#pages.clear();
     this.#pending.clear();
-    await this.#load(0);
+    const [total] = await Promise.all([this.count(), this.#load(0)]);
+    if (generation !== this.#generation) return;
+    this.total = total;
+    this.loaded = true;
   }
 
   /** The row at `index`, or undefined while its page is loading. */
@@ -52,11 +55,9 @@ export class PagedList<Row> {
     const generation = this.#generation;
     this.#pending.add(page);
     try {
-      const result = await this.fetchPage(page * this.pageSize, this.pageSize);
+      const rows = await this.fetchPage(page * this.pageSize, this.pageSize);
       if (generation !== this.#generation) return;
-      this.#pages.set(page, result.rows);
-      this.total = result.total;
-      this.loaded = true;
+      this.#pages.set(page, rows);
       this.version += 1;
     } finally {
       if (generation === this.#generation) this.#pending.delete(page);

@@ -3,11 +3,14 @@ import { PagedList } from "./paged.svelte";
 
 function numbers(total: number) {
   const calls: number[] = [];
-  const list = new PagedList<number>(async (offset, limit) => {
-    calls.push(offset);
-    const rows = Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, i) => offset + i);
-    return { total, rows };
-  }, 10);
+  const list = new PagedList<number>(
+    async (offset, limit) => {
+      calls.push(offset);
+      return Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, i) => offset + i);
+    },
+    async () => total,
+    10,
+  );
   return { list, calls };
 }
 
@@ -39,14 +42,17 @@ describe("PagedList", () => {
   it("ignores a page that arrives after a reset", async () => {
     let release: () => void = () => {};
     let slow = true;
-    const list = new PagedList<string>(async () => {
-      if (slow) {
-        slow = false;
-        await new Promise<void>((r) => (release = r));
-        return { total: 1, rows: ["stale"] };
-      }
-      return { total: 1, rows: ["fresh"] };
-    });
+    const list = new PagedList<string>(
+      async () => {
+        if (slow) {
+          slow = false;
+          await new Promise<void>((r) => (release = r));
+          return ["stale"];
+        }
+        return ["fresh"];
+      },
+      async () => 1,
+    );
     const first = list.reset();
     const second = list.reset();
     release();
