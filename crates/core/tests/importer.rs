@@ -1,0 +1,240 @@
+//! The import wizard's steps end to end on a real SQLite file: all or nothing, never
+//! overwriting a stored value, and bad files refused before anything is written.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use chrono::{DateTime, TimeZone, Utc};
+use clientela_core::domain::Assignment;
+use clientela_core::import::{DateOrder, ReadOptions};
+use clientela_core::importer::{open_file, ImportSettings, OpenedFile};
+use clientela_core::store::{BranchInput, CustomerFilter, ImportPlacement, ImportSummary, Store};
+use clientela_core::Error;
+
+fn corpus(name: &str) -> Vec<u8> {
+    let dir = std::env::var_os("CLIENTELA_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+        });
+    std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("corpus file {name}: {e}"))
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap()
+}
+
+fn settings(opened: &OpenedFile) -> ImportSettings {
+    ImportSettings {
+        mapping: opened.mapping.clone(),
+        region: "ES".into(),
+        date_order: DateOrder::DayMonth,
+        placement: ImportPlacement {
+            default_assignment: Assignment::AllBranches,
+            branch_map: Vec::new(),
+        },
+    }
+}
+
+struct Fixture {
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("clientela.db")).await.unwrap();
+    Fixture { store, _dir: dir }
+}
+
+async fn import(store: &Store, bytes: &[u8], name: &str) -> Result<ImportSummary, Error> {
+    let opened = open_file(bytes, name, ReadOptions::default())?;
+    let cancel = AtomicBool::new(false);
+    store
+        .run_import(
+            &opened.table,
+            &settings(&opened),
+            now(),
+            &cancel,
+            &mut |_| {},
+        )
+        .await
+}
+
+async fn total(store: &Store) -> u32 {
+    store
+        .count_customers(&CustomerFilter::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn spanish_excel_file_lands_in_active_customers_with_accents_intact() {
+    let f = fixture().await;
+    let summary = import(&f.store, &corpus("excel-es-semicolon-cp1252.csv"), "x.csv")
+        .await
+        .unwrap();
+    assert_eq!(summary.created, 3);
+
+    let search = CustomerFilter {
+        search: "jose".into(),
+        ..Default::default()
+    };
+    let page = f.store.list_customers(&search, 0, 10).await.unwrap();
+    assert_eq!(page.rows.len(), 1);
+    let jose = f.store.customer(page.rows[0].id).await.unwrap();
+    assert_eq!(jose.fields.last_name, "Güell Façanés");
+    assert_eq!(jose.fields.notes, "Cliente desde 2019 – «VIP»");
+    assert_eq!(jose.fields.phones[0].number, "+34600000103");
+}
+
+#[tokio::test]
+async fn importing_the_same_file_twice_creates_nobody_new() {
+    let f = fixture().await;
+    let file = corpus("excel-utf8-bom.csv");
+    import(&f.store, &file, "a.csv").await.unwrap();
+    let again = import(&f.store, &file, "a.csv").await.unwrap();
+    assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 3));
+    assert!(again.conflicts.is_empty());
+    assert_eq!(total(&f.store).await, 3);
+}
+
+#[tokio::test]
+async fn a_differing_stored_value_is_reported_not_overwritten() {
+    let f = fixture().await;
+    import(
+        &f.store,
+        b"nombre;apellidos;email\nAna;Rey;ana@example.com\n",
+        "a.csv",
+    )
+    .await
+    .unwrap();
+    let second = b"nombre;apellidos;email;notas\nAnita;Rey;ana@example.com;Prefiere tardes\n";
+    let summary = import(&f.store, second, "b.csv").await.unwrap();
+
+    assert_eq!(summary.updated, 1, "the empty notes are filled in");
+    assert_eq!(summary.conflicts.len(), 1);
+    let conflict = &summary.conflicts[0];
+    assert_eq!((conflict.field.as_str(), conflict.row), ("firstName", 2));
+    assert_eq!(
+        (conflict.stored.as_str(), conflict.incoming.as_str()),
+        ("Ana", "Anita")
+    );
+    let stored = f.store.customer(conflict.customer).await.unwrap();
+    assert_eq!(stored.fields.first_name, "Ana");
+    assert_eq!(stored.fields.notes, "Prefiere tardes");
+}
+
+#[tokio::test]
+async fn cancelled_import_writes_nothing() {
+    let f = fixture().await;
+    let opened = open_file(
+        &corpus("phones-local-formats.csv"),
+        "p.csv",
+        ReadOptions::default(),
+    )
+    .unwrap();
+    let cancel = AtomicBool::new(true);
+    let result = f
+        .store
+        .run_import(
+            &opened.table,
+            &settings(&opened),
+            now(),
+            &cancel,
+            &mut |_| {},
+        )
+        .await;
+    assert!(matches!(result, Err(Error::Cancelled)));
+    assert_eq!(total(&f.store).await, 0);
+    assert_eq!(f.store.outbox_len().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn rows_naming_an_unknown_branch_stop_the_import_before_anything_is_written() {
+    let f = fixture().await;
+    let file = corpus("duplicates-within-file.csv");
+    let opened = open_file(&file, "d.csv", ReadOptions::default()).unwrap();
+    let review = f
+        .store
+        .review_import(&opened.table, &settings(&opened))
+        .await
+        .unwrap();
+    assert_eq!(review.unknown_branches, ["Centro", "Norte", "Sur"]);
+    assert!(import(&f.store, &file, "d.csv").await.is_err());
+    assert_eq!(total(&f.store).await, 0);
+
+    for name in ["Centro", "norte", "SUR"] {
+        let branch = BranchInput {
+            name: name.into(),
+            country: "ES".into(),
+            time_zone: "Europe/Madrid".into(),
+        };
+        f.store.create_branch(&branch, now()).await.unwrap();
+    }
+    let summary = import(&f.store, &file, "d.csv").await.unwrap();
+    assert_eq!(summary.created, 3);
+    let lorena = f
+        .store
+        .list_customers(&CustomerFilter::default(), 0, 10)
+        .await
+        .unwrap();
+    let merged = lorena
+        .rows
+        .iter()
+        .find(|r| r.branches.len() == 2)
+        .expect("A merged");
+    assert_eq!(merged.branches, ["Centro", "norte"]);
+}
+
+#[tokio::test]
+async fn files_that_are_not_customer_lists_are_refused_with_their_reason() {
+    let f = fixture().await;
+    let cases: [(&[u8], &str, &str); 4] = [
+        (b"", "empty.csv", "importEmpty"),
+        (
+            b"\x00\x01\x02\x03binary\x00\xff\xfe\x00",
+            "blob.csv",
+            "importNotText",
+        ),
+        (b"PK\x03\x04\x14\x00\x06\x00", "book.xlsx", "importWorkbook"),
+        (
+            b"colour;size\nred;XL\n",
+            "shirts.csv",
+            "importNoUsableColumn",
+        ),
+    ];
+    for (bytes, name, code) in cases {
+        let err = import(&f.store, bytes, name).await.unwrap_err();
+        assert_eq!(err.code(), code, "{name}");
+    }
+    assert_eq!(total(&f.store).await, 0);
+}
+
+#[tokio::test]
+async fn duplicate_header_stops_the_import_until_the_columns_are_confirmed() {
+    let f = fixture().await;
+    let file = corpus("duplicate-headers.csv");
+    let err = import(&f.store, &file, "dup.csv").await.unwrap_err();
+    assert_eq!(err.code(), "importDuplicateHeader");
+    assert_eq!(total(&f.store).await, 0);
+
+    let opened = open_file(&file, "dup.csv", ReadOptions::default()).unwrap();
+    let mut confirmed = settings(&opened);
+    for column in &mut confirmed.mapping {
+        column.guessed = false;
+    }
+    let cancel = AtomicBool::new(false);
+    f.store
+        .run_import(&opened.table, &confirmed, now(), &cancel, &mut |_| {})
+        .await
+        .unwrap();
+    let rosa = CustomerFilter {
+        search: "rosa".into(),
+        ..Default::default()
+    };
+    let row = &f.store.list_customers(&rosa, 0, 1).await.unwrap().rows[0];
+    let phones = f.store.customer(row.id).await.unwrap().fields.phones;
+    let numbers: Vec<&str> = phones.iter().map(|p| p.number.as_str()).collect();
+    assert_eq!(numbers, ["+34600000251", "+34910000251"]);
+}
