@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The benchmark: import of the corpus's big generated file as a ratio to `sqlite3 .import`,
+# and the time of filtered Active Customers pages at that size. Release build.
+#
+# Usage: scripts/bench.sh [ROWS]     (default 100000)
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh source-path=SCRIPTDIR/..
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+command -v sqlite3 >/dev/null 2>&1 || die "sqlite3 is missing: run scripts/install-deps.sh"
+if [[ -z "${CLIENTELA_CORPUS:-}" && -d "$REPO_ROOT/../shared/corpus" ]]; then
+    export CLIENTELA_CORPUS="$REPO_ROOT/../shared/corpus"
+fi
+[[ -f "${CLIENTELA_CORPUS:-}/make_big_csv.py" ]] ||
+    die "make_big_csv.py not found: set CLIENTELA_CORPUS to the corpus folder"
+
+cargo build --release -p clientela-bench
+exec target/release/clientela-bench "${1:-100000}"
