@@ -24,6 +24,8 @@ pub enum Error {
     InvalidInput { field: &'static str, reason: String },
     #[error("the file cannot be imported: {0}")]
     ImportFile(#[from] crate::import::FileError),
+    #[error("the file names branches that do not exist: {}", .0.join(", "))]
+    UnknownBranches(Vec<String>),
     #[error("the column mapping cannot be used: {0}")]
     ImportMapping(crate::import::MappingError),
     #[error("the import was cancelled; nothing was written")]
@@ -52,6 +54,7 @@ impl Error {
                 FileError::NoContacts => "importNoContacts",
                 FileError::TooLarge => "importTooLarge",
             },
+            Error::UnknownBranches(_) => "importUnknownBranches",
             Error::ImportMapping(MappingError::DuplicateHeader { .. }) => "importDuplicateHeader",
             Error::ImportMapping(MappingError::NoUsableColumn) => "importNoUsableColumn",
             Error::ImportMapping(MappingError::UnknownColumn { .. }) => "importUnknownColumn",

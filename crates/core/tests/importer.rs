@@ -161,7 +161,8 @@ async fn rows_naming_an_unknown_branch_stop_the_import_before_anything_is_writte
         .await
         .unwrap();
     assert_eq!(review.unknown_branches, ["Centro", "Norte", "Sur"]);
-    assert!(import(&f.store, &file, "d.csv").await.is_err());
+    let refused = import(&f.store, &file, "d.csv").await.unwrap_err();
+    assert_eq!(refused.code(), "importUnknownBranches");
     assert_eq!(total(&f.store).await, 0);
 
     for name in ["Centro", "norte", "SUR"] {

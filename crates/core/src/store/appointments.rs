@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqliteConnection};
 
 use super::outbox::{self, Op};
-use super::{time, Store};
+use super::{id_in, time, Store};
 use crate::domain::deletion::{AppointmentSlot, AppointmentStatus};
 use crate::domain::{AppointmentId, BranchId, CustomerId};
 use crate::{Error, Result};
@@ -165,18 +165,11 @@ const SELECT_APPOINTMENTS: &str = "SELECT a.id, a.customer_id, a.branch_id, b.na
      JOIN branches b ON b.id = a.branch_id";
 
 fn appointment_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Appointment> {
-    let parse_id = |column: &str| -> Result<String> { Ok(row.try_get::<String, _>(column)?) };
     let status: String = row.try_get("status")?;
     Ok(Appointment {
-        id: parse_id("id")?
-            .parse()
-            .map_err(|_| Error::not_found("appointment", "?"))?,
-        customer: parse_id("customer_id")?
-            .parse()
-            .map_err(|_| Error::not_found("customer", "?"))?,
-        branch: parse_id("branch_id")?
-            .parse()
-            .map_err(|_| Error::not_found("branch", "?"))?,
+        id: id_in(row, "id")?,
+        customer: id_in(row, "customer_id")?,
+        branch: id_in(row, "branch_id")?,
         branch_name: row.try_get("name")?,
         time_zone: row.try_get("time_zone")?,
         starts_at: time::from_db(&row.try_get::<String, _>("starts_at")?)?,
@@ -215,25 +208,12 @@ pub(crate) async fn slots_of(
         .map(|row| {
             let status: String = row.try_get("status")?;
             Ok(AppointmentSlot {
-                id: row
-                    .try_get::<String, _>("id")?
-                    .parse()
-                    .map_err(|_| bad_id())?,
-                branch: row
-                    .try_get::<String, _>("branch_id")?
-                    .parse()
-                    .map_err(|_| bad_id())?,
+                id: id_in(row, "id")?,
+                branch: id_in(row, "branch_id")?,
                 starts_at: time::from_db(&row.try_get::<String, _>("starts_at")?)?,
                 ends_at: time::from_db(&row.try_get::<String, _>("ends_at")?)?,
                 status: AppointmentStatus::parse(&status).unwrap_or(AppointmentStatus::Booked),
             })
         })
         .collect()
-}
-
-fn bad_id() -> Error {
-    Error::InvalidInput {
-        field: "id",
-        reason: "not a UUID".into(),
-    }
 }

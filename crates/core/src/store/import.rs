@@ -89,14 +89,9 @@ impl Store {
         progress: &mut (dyn FnMut(u32, u32) + Send),
     ) -> Result<ImportSummary> {
         let branch_keys = self.branch_keys(placement).await?;
-        if let Some(unknown) = self.unknown_branches(items, placement).await?.first() {
-            return Err(Error::InvalidInput {
-                field: "branches",
-                reason: format!(
-                    "{} unknown branch name(s), e.g. row naming one",
-                    unknown.len().max(1)
-                ),
-            });
+        let unknown = self.unknown_branches(items, placement).await?;
+        if !unknown.is_empty() {
+            return Err(Error::UnknownBranches(unknown));
         }
         let total = u32::try_from(items.len()).unwrap_or(u32::MAX);
         let mut tx = self.pool().begin().await?;

@@ -87,6 +87,16 @@ impl Store {
     }
 }
 
+/// Reads an id column of a row; a malformed id means the file was damaged.
+pub(crate) fn id_in<T: FromStr>(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<T> {
+    use sqlx::Row;
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|_| crate::Error::InvalidInput {
+        field: "stored id",
+        reason: format!("column {column} does not hold an id"),
+    })
+}
+
 /// This database's node id for clock stamps, made on first open.
 async fn node_id(pool: &SqlitePool) -> Result<Uuid> {
     let candidate = Uuid::now_v7().to_string();
