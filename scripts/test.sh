@@ -241,6 +241,10 @@ main() {
     npm --prefix ui run check
     step_done
 
+    step "UI: formatting (npm --prefix ui run format:check)"
+    npm --prefix ui run format:check
+    step_done
+
     step "UI: unit tests (npm --prefix ui test)"
     npm --prefix ui test
     step_done

@@ -27,7 +27,10 @@ export class ImportFlow {
   error = $state<unknown>(null);
   busy = $state(false);
   dateOrder = $state<DateOrder>("dayMonth");
-  placement = $state<ImportPlacement>({ defaultAssignment: { kind: "allBranches" }, branchMap: [] });
+  placement = $state<ImportPlacement>({
+    defaultAssignment: { kind: "allBranches" },
+    branchMap: [],
+  });
 
   constructor(
     readonly path: string,
@@ -60,7 +63,10 @@ export class ImportFlow {
 
   /** Maps a branch name of the file to a stored branch. */
   mapBranch(name: string, branch: string) {
-    this.placement.branchMap = [...this.placement.branchMap.filter(([n]) => n !== name), [name, branch]];
+    this.placement.branchMap = [
+      ...this.placement.branchMap.filter(([n]) => n !== name),
+      [name, branch],
+    ];
   }
 
   settings(): ImportSettings {
@@ -96,7 +102,9 @@ export class ImportFlow {
   }
 
   get canRun(): boolean {
-    return !!this.review && this.review.unknownBranches.length === 0 && this.review.counts.customers > 0;
+    return (
+      !!this.review && this.review.unknownBranches.length === 0 && this.review.counts.customers > 0
+    );
   }
 
   get errorCode(): string | null {

@@ -6,7 +6,10 @@ function numbers(total: number) {
   const list = new PagedList<number>(
     async (offset, limit) => {
       calls.push(offset);
-      return Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, i) => offset + i);
+      return Array.from(
+        { length: Math.max(0, Math.min(limit, total - offset)) },
+        (_, i) => offset + i,
+      );
     },
     async () => total,
     10,

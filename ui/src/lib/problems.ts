@@ -7,7 +7,10 @@ export function problemText(p: Problem): string {
   const where = p.column
     ? t("problem.rowColumn", { row: p.row, column: p.column.letter, header: p.column.header })
     : p.columns.length > 0
-      ? t("problem.rowColumns", { row: p.row, headers: p.columns.map((c) => `"${c.header}"`).join(", ") })
+      ? t("problem.rowColumns", {
+          row: p.row,
+          headers: p.columns.map((c) => `"${c.header}"`).join(", "),
+        })
       : t("problem.row", { row: p.row });
   return `${where}: ${t(`problem.${p.code}`, { value: p.value ?? "" })}`;
 }
