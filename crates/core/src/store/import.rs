@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 
-use super::customers::{self, all_fields_stamped, NewCustomer, BATCH_ROWS};
+use super::customers::{self, all_fields_stamped};
 use super::outbox;
+use super::rows::{self, NewCustomer, BATCH_ROWS};
 use super::Store;
 use crate::domain::text::fold;
 use crate::domain::{Assignment, BranchId, Customer, CustomerFields, CustomerId, Origin};
@@ -130,7 +131,7 @@ impl Store {
                     stamps: all_fields_stamped(stamp),
                 })
                 .collect();
-            customers::insert_batch(&mut tx, &rows, now).await?;
+            rows::insert_batch(&mut tx, &rows, now).await?;
             outbox::push_customers(&mut tx, &rows, stamp, now).await?;
             summary.created += u32::try_from(rows.len()).unwrap_or(0);
             done += u32::try_from(chunk.len()).unwrap_or(0);

@@ -10,6 +10,7 @@ mod deletions;
 mod import;
 mod list;
 mod outbox;
+mod rows;
 mod tags;
 mod time;
 

@@ -58,7 +58,7 @@ pub(crate) async fn push(
 /// Appends one "created" change per new customer, in batches.
 pub(crate) async fn push_customers(
     conn: &mut SqliteConnection,
-    customers: &[super::customers::NewCustomer<'_>],
+    customers: &[super::rows::NewCustomer<'_>],
     stamp: Stamp,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -70,7 +70,7 @@ pub(crate) async fn push_customers(
     }
     const HEAD: &str =
         "INSERT INTO outbox (change_id, entity, entity_id, op, payload, hlc, created_at) ";
-    super::customers::insert_values(conn, HEAD, &rows, 128, |mut row, (id, payload)| {
+    super::rows::insert_values(conn, HEAD, &rows, 128, |mut row, (id, payload)| {
         row.push_bind(Uuid::now_v7().to_string())
             .push_bind("customer")
             .push_bind(id.clone())
