@@ -913,20 +913,15 @@ fn generated_file_merges_repeated_customers_by_email_and_has_no_errors() {
     assert_stored_values_are_clean(&analysis);
 }
 
-/// Run in release: `cargo test --release -p clientela-core --test import_corpus -- --ignored`.
+/// LOG.md: the generated 100,000-row file gives 96,961 customers and no error. (Its speed is
+/// measured by `scripts/bench.sh`, not here.)
 #[test]
-#[ignore = "a timing check; meaningful only in a release build"]
-fn hundred_thousand_rows_read_and_analyse_in_under_two_seconds() {
+fn hundred_thousand_generated_rows_give_the_expected_customers() {
     let (bytes, summary) = generate_big_file(100_000, 42);
-
-    let started = std::time::Instant::now();
     let analysis = analyze_big_file(&bytes);
-    let elapsed = started.elapsed();
 
-    println!("read_table + analyze of 100,000 rows: {elapsed:?}");
     let expected = summary["expected_unique_customers"].as_u64().unwrap();
     assert_eq!(expected, 96_961, "LOG.md's figure for the default seed");
     assert_eq!(u64::from(analysis.counts.customers), expected);
     assert_eq!(analysis.counts.error_rows, 0);
-    assert!(elapsed.as_secs_f64() < 2.0, "took {elapsed:?}");
 }
