@@ -1,6 +1,5 @@
 // The import wizard's state: read → map → review → run → done. Components only render it.
 import {
-  AppError,
   api,
   type ColumnMapping,
   type DateOrder,
@@ -105,10 +104,6 @@ export class ImportFlow {
     return (
       !!this.review && this.review.unknownBranches.length === 0 && this.review.counts.customers > 0
     );
-  }
-
-  get errorCode(): string | null {
-    return this.error instanceof AppError ? this.error.code : this.error ? "unexpected" : null;
   }
 
   async #attempt(action: () => Promise<void>) {

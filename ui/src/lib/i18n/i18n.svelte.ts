@@ -25,7 +25,7 @@ export const i18n = {
   },
   set locale(locale: Locale) {
     current = locale;
-    document.documentElement.lang = locale;
+    if (typeof document !== "undefined") document.documentElement.lang = locale;
   },
 };
 
