@@ -49,7 +49,10 @@ pub fn normalize_email(raw: &str) -> Result<String, EmailProblem> {
     if address.is_empty() {
         return Err(EmailProblem::Empty);
     }
-    if address.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if address
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
+    {
         return Err(EmailProblem::InnerWhitespace);
     }
     let (local, domain) = address.split_once('@').ok_or(EmailProblem::NotOneAt)?;
@@ -59,6 +62,22 @@ pub fn normalize_email(raw: &str) -> Result<String, EmailProblem> {
     check_local_part(local)?;
     check_domain(domain)?;
     Ok(address.to_lowercase())
+}
+
+/// Format characters that show as nothing: inside an address they make two addresses look
+/// the same.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{061c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+    )
 }
 
 /// White space and invisible characters that spreadsheets leave around an address.
@@ -113,6 +132,10 @@ pub fn normalize_phone(raw: &str, default_region: &str) -> Result<String, PhoneP
     }
     if is_scientific_notation(raw) {
         return Err(PhoneProblem::ScientificNotation);
+    }
+    // Letters are no part of a number: `600 000 1O1` is a typo, not a keypad word.
+    if raw.chars().any(|c| c.is_alphabetic()) {
+        return Err(PhoneProblem::Invalid);
     }
     let region: country::Id = default_region
         .to_ascii_uppercase()
@@ -313,6 +336,22 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+
+    #[rstest]
+    #[case::letter_o_for_zero("600 000 1O1")]
+    #[case::letter_l_for_one("600 000 l01")]
+    #[case::keypad_word("900 FLORES")]
+    fn phone_with_letters_is_refused_not_read_as_keypad_digits(#[case] raw: &str) {
+        assert_eq!(normalize_phone(raw, "ES"), Err(PhoneProblem::Invalid));
+    }
+
+    #[rstest]
+    #[case::zero_width_space("ana\u{200b}@example.com")]
+    #[case::soft_hyphen("an\u{ad}a@example.com")]
+    #[case::right_to_left_override("ana@exa\u{202e}mple.com")]
+    fn email_with_invisible_characters_inside_is_refused(#[case] raw: &str) {
+        assert!(normalize_email(raw).is_err());
+    }
 
     #[rstest]
     #[case::plain("lucia.ferrer@example.com", "lucia.ferrer@example.com")]

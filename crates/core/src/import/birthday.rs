@@ -71,9 +71,12 @@ pub(crate) fn order_evidence(cell: &str) -> Option<DateOrder> {
 
 /// `05-14` or `0514` after vCard's and Google's `--`.
 fn parse_yearless_iso(s: &str) -> Result<Birthday, BirthdayProblem> {
-    let (month, day) = s
-        .split_once('-')
-        .unwrap_or_else(|| s.split_at(s.len().min(2)));
+    let (month, day) = match s.split_once('-') {
+        Some(parts) => parts,
+        // `--0514`: two digits of month, then the day. Anything else is not a date.
+        None if s.len() >= 2 && s.is_char_boundary(2) => s.split_at(2),
+        None => return Err(BirthdayProblem::Invalid),
+    };
     let month = number(month)?;
     let day = number(day)?;
     Birthday::new(None, month, day).ok_or(BirthdayProblem::Invalid)
@@ -139,6 +142,16 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+
+    #[test]
+    fn yearless_birthday_with_non_ascii_text_is_invalid_not_a_crash() {
+        for cell in ["--1º", "--5ª", "--1é", "--€1"] {
+            assert!(
+                parse_birthday(cell, DateOrder::DayMonth, 2026).is_err(),
+                "{cell}"
+            );
+        }
+    }
 
     const THIS_YEAR: u16 = 2026;
 
