@@ -28,6 +28,8 @@ pub enum Error {
     UnknownBranches(Vec<String>),
     #[error("the column mapping cannot be used: {0}")]
     ImportMapping(crate::import::MappingError),
+    #[error("the customer is being deleted; it can no longer be changed or booked")]
+    DeletionPending,
     #[error("the import was cancelled; nothing was written")]
     Cancelled,
 }
@@ -58,6 +60,7 @@ impl Error {
             Error::ImportMapping(MappingError::DuplicateHeader { .. }) => "importDuplicateHeader",
             Error::ImportMapping(MappingError::NoUsableColumn) => "importNoUsableColumn",
             Error::ImportMapping(MappingError::UnknownColumn { .. }) => "importUnknownColumn",
+            Error::DeletionPending => "deletionPending",
             Error::Cancelled => "cancelled",
         }
     }

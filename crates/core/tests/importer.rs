@@ -239,3 +239,43 @@ async fn duplicate_header_stops_the_import_until_the_columns_are_confirmed() {
     let numbers: Vec<&str> = phones.iter().map(|p| p.number.as_str()).collect();
     assert_eq!(numbers, ["+34600000251", "+34910000251"]);
 }
+
+#[tokio::test]
+async fn a_row_matching_a_customer_awaiting_deletion_is_not_absorbed_into_it() {
+    let f = fixture().await;
+    let s = &f.store;
+    let centro = BranchInput {
+        name: "Centro".into(),
+        country: "ES".into(),
+        time_zone: "Europe/Madrid".into(),
+    };
+    let centro = s.create_branch(&centro, now()).await.unwrap();
+    import(s, b"nombre;email\nAna;ana@example.com\n", "a.csv")
+        .await
+        .unwrap();
+    let ana = s
+        .list_customers(&CustomerFilter::default(), 0, 1)
+        .await
+        .unwrap()
+        .rows[0]
+        .id;
+    let start = (now() + chrono::Duration::days(3)).naive_utc();
+    let booking = clientela_core::store::NewAppointment {
+        customer: ana,
+        branch: centro.id,
+        starts_local: start,
+        minutes: 30,
+    };
+    s.add_appointment(&booking, now()).await.unwrap();
+    s.delete_customer(ana, now()).await.unwrap();
+
+    let summary = import(
+        s,
+        b"nombre;email;notas\nAna;ana@example.com;Nueva nota\n",
+        "b.csv",
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.created, summary.updated), (1, 0));
+    assert_eq!(total(s).await, 1, "the new row is an active customer again");
+}

@@ -444,3 +444,156 @@ async fn editing_keeps_bookings_and_appointments() {
     assert_eq!(s.appointments_of(c.id).await.unwrap().len(), 1);
     assert_eq!(updated.fields.last_name, "Rey Soto");
 }
+
+#[tokio::test]
+async fn deleted_customer_leaves_no_personal_data_in_the_database_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clientela.db");
+    let s = Store::open(&path).await.unwrap();
+    let mut fields = person(
+        "Zacarías",
+        "Olmedilla",
+        "zacarias.olmedilla@example.com",
+        "",
+    );
+    fields.notes = "Alergia al níquel".into();
+    let c = s
+        .create_customer(&fields, &Assignment::AllBranches, "ES", now())
+        .await
+        .unwrap();
+    fields.notes = "Prefiere tardes".into();
+    s.update_customer(c.id, &fields, &Assignment::AllBranches, "ES", now())
+        .await
+        .unwrap();
+    assert!(s.delete_customer(c.id, now()).await.unwrap().completed);
+    s.close().await;
+
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for secret in [
+            "Olmedilla",
+            "zacarias.olmedilla",
+            "níquel",
+            "Prefiere tardes",
+        ] {
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "{secret:?} is still in the database files");
+        }
+    }
+}
+
+#[tokio::test]
+async fn customer_awaiting_deletion_can_no_longer_be_changed_or_booked() {
+    let t = store().await;
+    let s = &t.store;
+    let centro = s.create_branch(&branch("Centro"), now()).await.unwrap();
+    let norte = s.create_branch(&branch("Norte"), now()).await.unwrap();
+    let c = s
+        .create_customer(
+            &person("Ana", "Rey", "ana@example.com", ""),
+            &Assignment::AllBranches,
+            "ES",
+            now(),
+        )
+        .await
+        .unwrap();
+    book(s, c.id, centro.id, 5).await;
+    s.delete_customer(c.id, now()).await.unwrap();
+
+    let again = s
+        .update_customer(c.id, &c.fields, &Assignment::AllBranches, "ES", now())
+        .await;
+    assert!(matches!(again, Err(Error::DeletionPending)));
+    let start = (now() + Duration::days(9)).naive_utc();
+    let booking = NewAppointment {
+        customer: c.id,
+        branch: norte.id,
+        starts_local: start,
+        minutes: 30,
+    };
+    assert!(matches!(
+        s.add_appointment(&booking, now()).await,
+        Err(Error::DeletionPending)
+    ));
+}
+
+#[tokio::test]
+async fn retrying_the_deletion_of_an_unknown_customer_says_not_found() {
+    let t = store().await;
+    let unknown = clientela_core::domain::CustomerId::new();
+    assert!(matches!(
+        t.store.retry_deletion(unknown, now()).await,
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn cancelling_an_appointment_twice_changes_nothing_the_second_time() {
+    let t = store().await;
+    let s = &t.store;
+    let centro = s.create_branch(&branch("Centro"), now()).await.unwrap();
+    let c = s
+        .create_customer(
+            &person("Ana", "Rey", "ana@example.com", ""),
+            &Assignment::AllBranches,
+            "ES",
+            now(),
+        )
+        .await
+        .unwrap();
+    let a = book(s, c.id, centro.id, 5).await;
+    s.cancel_appointment(a.id, now()).await.unwrap();
+    let queued = s.outbox_len().await.unwrap();
+    s.cancel_appointment(a.id, now()).await.unwrap();
+    assert_eq!(s.outbox_len().await.unwrap(), queued);
+}
+
+#[tokio::test]
+async fn search_finds_an_email_with_accents() {
+    let t = store().await;
+    let s = &t.store;
+    s.create_customer(
+        &person("Ana", "Rey", "ana@peluquería.es", ""),
+        &Assignment::AllBranches,
+        "ES",
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.count_customers(&filter("peluquería")).await.unwrap(), 1);
+    assert_eq!(
+        s.count_customers(&filter("ana@peluqueria.es"))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn branch_with_a_list_separator_or_unknown_country_is_refused() {
+    let t = store().await;
+    for bad in [
+        BranchInput {
+            name: "Madrid, Centro".into(),
+            ..branch("x")
+        },
+        BranchInput {
+            name: "Sur|Este".into(),
+            ..branch("x")
+        },
+        BranchInput {
+            country: "XX".into(),
+            ..branch("Sur")
+        },
+        BranchInput {
+            country: "UK".into(),
+            ..branch("Londres")
+        },
+    ] {
+        let refused = t.store.create_branch(&bad, now()).await;
+        assert!(
+            matches!(refused, Err(Error::InvalidInput { .. })),
+            "{bad:?}"
+        );
+    }
+}

@@ -153,6 +153,12 @@ pub fn normalize_phone(raw: &str, default_region: &str) -> Result<String, PhoneP
     }
 }
 
+/// True when `code` is a country whose phone numbers the app knows (ISO 3166 alpha-2, e.g.
+/// `ES`); a branch's country and the default region must be one.
+pub fn is_known_region(code: &str) -> bool {
+    code.len() == 2 && code.to_ascii_uppercase().parse::<country::Id>().is_ok()
+}
+
 /// Splits a cell holding several numbers: `600 000 319 / 910 000 320`, Google's ` ::: `, `;`,
 /// `|` or one number a line. A slash splits only when each side is a whole number, so the
 /// German `030/12345678` stays one number.

@@ -75,6 +75,7 @@ impl Store {
         if customer_exists.is_none() {
             return Err(Error::not_found("customer", new.customer));
         }
+        super::deletions::refuse_if_pending(&mut tx, new.customer).await?;
         sqlx::query(
             "INSERT INTO appointments (id, branch_id, customer_id, starts_at, ends_at, status, \
              created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'booked', ?, ?)",
@@ -112,6 +113,9 @@ impl Store {
     #[tracing::instrument(skip_all, fields(appointment.id = %id))]
     pub async fn cancel_appointment(&self, id: AppointmentId, now: DateTime<Utc>) -> Result<()> {
         let appointment = self.appointment(id).await?;
+        if appointment.status == AppointmentStatus::Cancelled {
+            return Ok(());
+        }
         let mut tx = self.pool().begin().await?;
         sqlx::query("UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?")
             .bind(time::to_db(now))

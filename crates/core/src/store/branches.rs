@@ -38,6 +38,13 @@ impl BranchInput {
     /// Trims the input and checks name, country code and time zone.
     fn validated(&self) -> Result<BranchInput> {
         let name = trim(&self.name).to_owned();
+        // Import files list several branches in one cell split on these.
+        if name.contains([',', ';', '|']) {
+            return Err(Error::InvalidInput {
+                field: "name",
+                reason: "contains , ; or |".into(),
+            });
+        }
         if name.is_empty() {
             return Err(Error::InvalidInput {
                 field: "name",
@@ -45,7 +52,7 @@ impl BranchInput {
             });
         }
         let country = trim(&self.country).to_ascii_uppercase();
-        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+        if !crate::domain::contact::is_known_region(&country) {
             return Err(Error::InvalidInput {
                 field: "country",
                 reason: "not a two-letter country code".into(),

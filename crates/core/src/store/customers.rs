@@ -39,7 +39,7 @@ impl Store {
         region: &str,
         now: DateTime<Utc>,
     ) -> Result<Customer> {
-        let fields = normalize_customer(draft, region).map_err(Error::InvalidCustomer)?;
+        let fields = normalize(draft, region)?;
         let mut tx = self.pool().begin().await?;
         check_branches(&mut tx, assignment).await?;
         let stamp = self.stamp(now);
@@ -69,13 +69,14 @@ impl Store {
         region: &str,
         now: DateTime<Utc>,
     ) -> Result<Customer> {
-        let fields = normalize_customer(draft, region).map_err(Error::InvalidCustomer)?;
+        let fields = normalize(draft, region)?;
         let before = self.customer(id).await?;
         if changed_fields(&before, &fields, assignment).is_empty() {
             return Ok(before);
         }
 
         let mut tx = self.pool().begin().await?;
+        super::deletions::refuse_if_pending(&mut tx, id).await?;
         check_branches(&mut tx, assignment).await?;
         let stamp = self.stamp(now);
         replace(&mut tx, &before, &fields, assignment, stamp, now).await?;
@@ -89,6 +90,17 @@ impl Store {
         let mut conn = self.pool().acquire().await?;
         load(&mut conn, id).await
     }
+}
+
+/// The form's draft in stored form, read with phones of `region`.
+fn normalize(draft: &CustomerFields, region: &str) -> Result<CustomerFields> {
+    if !crate::domain::contact::is_known_region(region) {
+        return Err(Error::InvalidInput {
+            field: "region",
+            reason: "not a known country code".into(),
+        });
+    }
+    normalize_customer(draft, region).map_err(Error::InvalidCustomer)
 }
 
 /// Rewrites a stored customer with `fields` and `assignment`; only the fields that differ

@@ -76,7 +76,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let plan = plan_for(&mut tx, id, now).await?;
         let result = outcome(&mut tx, id, &plan).await?;
-        if plan.is_complete() {
+        let completed = plan.is_complete();
+        if completed {
             self.purge(&mut tx, id, now).await?;
         } else {
             sqlx::query(
@@ -101,6 +102,9 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        if completed {
+            self.checkpoint().await;
+        }
         tracing::info!(
             completed = plan.is_complete(),
             op.cleared = plan.cleared.len(),
@@ -120,7 +124,14 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
         if pending.is_none() {
-            return Ok(false);
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM customers WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+            return match exists {
+                Some(_) => Ok(false),
+                None => Err(Error::not_found("customer", id)),
+            };
         }
         let plan = plan_for(&mut tx, id, now).await?;
         if !plan.is_complete() {
@@ -130,6 +141,7 @@ impl Store {
         }
         self.purge(&mut tx, id, now).await?;
         tx.commit().await?;
+        self.checkpoint().await;
         tracing::info!(customer.id = %id, "pending deletion completed");
         Ok(true)
     }
@@ -215,6 +227,19 @@ impl Store {
             now,
         )
         .await
+    }
+}
+
+/// Refuses changes to a customer whose deletion head office has already ordered.
+pub(crate) async fn refuse_if_pending(conn: &mut SqliteConnection, id: CustomerId) -> Result<()> {
+    let pending: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM deletion_requests WHERE customer_id = ?")
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+    match pending {
+        Some(_) => Err(Error::DeletionPending),
+        None => Ok(()),
     }
 }
 

@@ -316,12 +316,20 @@ impl ContactIndex {
                 .filter_map(|(k, id)| Some((k, id.parse().ok()?)))
                 .collect()
         };
-        let emails = sqlx::query_as("SELECT address, customer_id FROM customer_emails")
-            .fetch_all(&mut *conn)
-            .await?;
-        let phones = sqlx::query_as("SELECT number, customer_id FROM customer_phones")
-            .fetch_all(&mut *conn)
-            .await?;
+        // A customer whose deletion is under way is not matched: the row's data would go
+        // down with it.
+        let emails = sqlx::query_as(
+            "SELECT address, customer_id FROM customer_emails WHERE customer_id NOT IN \
+             (SELECT customer_id FROM deletion_requests)",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let phones = sqlx::query_as(
+            "SELECT number, customer_id FROM customer_phones WHERE customer_id NOT IN \
+             (SELECT customer_id FROM deletion_requests)",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
         Ok(Self {
             emails: parse(emails),
             phones: parse(phones),

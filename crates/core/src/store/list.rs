@@ -195,7 +195,13 @@ fn search_words(search: &str) -> Vec<String> {
     if looks_like_phone {
         return vec![search.chars().filter(char::is_ascii_digit).collect()];
     }
-    fold(search).split(' ').map(str::to_owned).collect()
+    // More words than this add nothing a person types, and would only deepen the query.
+    const MAX_WORDS: usize = 12;
+    fold(search)
+        .split(' ')
+        .take(MAX_WORDS)
+        .map(str::to_owned)
+        .collect()
 }
 
 fn escape_like(s: &str) -> String {

@@ -53,7 +53,9 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Deleted means deleted (rule 9): freed pages are zeroed, not left readable.
+            .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))
@@ -73,6 +75,18 @@ impl Store {
     /// Closes the pool, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Moves every committed page into the database file and empties the WAL, so content
+    /// removed with `secure_delete` leaves no copy behind. Best effort: a busy reader only
+    /// delays it to the next checkpoint.
+    pub(crate) async fn checkpoint(&self) {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(error = %e, "checkpoint after a deletion failed");
+        }
     }
 
     /// A new clock stamp for a change made now.

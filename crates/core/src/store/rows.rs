@@ -30,7 +30,7 @@ pub(crate) fn search_text(fields: &CustomerFields) -> String {
     let mut text = fold(&format!("{} {}", fields.first_name, fields.last_name));
     for email in &fields.emails {
         text.push(' ');
-        text.push_str(&email.address);
+        text.push_str(&fold(&email.address));
     }
     for phone in &fields.phones {
         text.push(' ');
