@@ -17,4 +17,4 @@ fi
     die "make_big_csv.py not found: set CLIENTELA_CORPUS to the corpus folder"
 
 cargo build --release -p clientela-bench
-exec target/release/clientela-bench "${1:-100000}"
+exec "$TARGET_DIR/release/clientela-bench" "${1:-100000}"

@@ -4,6 +4,11 @@
 # shellcheck disable=SC2034 # used by the scripts that source this file
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
+# Where cargo builds: CARGO_TARGET_DIR when set, else target/ in the repository. Every build
+# and every path to a built binary goes through this one folder.
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+export CARGO_TARGET_DIR="$TARGET_DIR"
+
 # Where install-deps.sh puts a Node.js from PyPI when the system has none recent enough.
 NODE_FALLBACK_DIR="${XDG_DATA_HOME:-$HOME/.local/share}/clientela/tools/node"
 

@@ -7,14 +7,15 @@
 #
 # Environment:
 #   CLIENTELA_CORPUS  folder of corpus files (default: shared/corpus beside the repository)
-# Leaves screenshots in tests/e2e/screenshots/ and the drivers' logs in target/e2e/.
+# Leaves screenshots in tests/e2e/screenshots/ and the drivers' logs in target/e2e/
+# (or $CARGO_TARGET_DIR/e2e).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh source-path=SCRIPTDIR/..
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-E2E_LOG_DIR="$REPO_ROOT/target/e2e"
+E2E_LOG_DIR="$TARGET_DIR/e2e"
 E2E_MANIFEST=tests/e2e/Cargo.toml
 # Bounds for waiting on the drivers; each is polled, never slept through.
 XVFB_READY_SECONDS=20
@@ -181,9 +182,9 @@ start_tauri_driver() {
 }
 
 run_e2e_test() {
-    export CLIENTELA_APP="$REPO_ROOT/target/debug/clientela"
+    export CLIENTELA_APP="$TARGET_DIR/debug/clientela"
     # One window at a time; --nocapture shows the test's progress lines as they happen.
-    if ! cargo test --manifest-path "$E2E_MANIFEST" --target-dir target -- \
+    if ! cargo test --manifest-path "$E2E_MANIFEST" --target-dir "$TARGET_DIR" -- \
         --test-threads=1 --nocapture; then
         printf '\nLast lines of %s:\n' "$E2E_LOG_DIR/tauri-driver.log" >&2
         tail -n 40 "$E2E_LOG_DIR/tauri-driver.log" >&2 || true
@@ -193,7 +194,7 @@ run_e2e_test() {
 
 run_end_to_end() {
     step "End-to-end: build the test"
-    cargo test --manifest-path "$E2E_MANIFEST" --target-dir target --no-run
+    cargo test --manifest-path "$E2E_MANIFEST" --target-dir "$TARGET_DIR" --no-run
     step_done
 
     step "End-to-end: start Xvfb and tauri-driver"
@@ -229,8 +230,8 @@ main() {
     step_done
 
     if ((e2e_only)); then
-        step "Rust: build the app (cargo build --bin clientela)"
-        cargo build --bin clientela
+        step "Rust: build the app and every test (cargo build --workspace --all-targets)"
+        cargo build --workspace --all-targets
         step_done
         run_end_to_end
         printf '\nThe end-to-end test passed in %ss.\n' "$SECONDS"
@@ -254,14 +255,14 @@ main() {
     cargo fmt --manifest-path "$E2E_MANIFEST" -- --check
     step_done
 
-    # One dev-profile build in target/, shared by the lints, the tests and the e2e test.
-    step "Rust: build the app (cargo build --bin clientela)"
-    cargo build --bin clientela
+    # One dev-profile build in the target folder, shared by the lints, the tests and the e2e test.
+    step "Rust: build the app and every test (cargo build --workspace --all-targets)"
+    cargo build --workspace --all-targets
     step_done
 
     step "Rust: lints (cargo clippy -D warnings)"
     cargo clippy --workspace --all-targets -- -D warnings
-    cargo clippy --manifest-path "$E2E_MANIFEST" --target-dir target --all-targets -- -D warnings
+    cargo clippy --manifest-path "$E2E_MANIFEST" --target-dir "$TARGET_DIR" --all-targets -- -D warnings
     step_done
 
     step "Rust: tests (cargo test --workspace)"

@@ -45,6 +45,7 @@ async fn main() -> Result<(), Error> {
         .unwrap_or(100_000);
     let work = std::env::temp_dir().join(format!("clientela-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
+    let _cleanup = RemoveOnDrop(work.clone());
     let csv = generate(&work, rows)?;
     println!(
         "file: {} data rows, {} bytes",
@@ -96,8 +97,16 @@ async fn main() -> Result<(), Error> {
         peak_rss_mib()?
     );
     store.close().await;
-    std::fs::remove_dir_all(&work)?;
     Ok(())
+}
+
+/// Removes the work folder (about 1 GB of databases) however the run ends.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn corpus() -> PathBuf {
