@@ -50,7 +50,11 @@ pub fn read_vcard(bytes: &[u8], file_name: &str) -> Result<VcardTable, FileError
             continue;
         };
         match property.name.as_str() {
-            "BEGIN" if property.raw_value.eq_ignore_ascii_case("vcard") => {
+            "BEGIN" if property.raw_value.trim().eq_ignore_ascii_case("vcard") => {
+                // A card left open by a broken file still counts: keep what it said.
+                if let Some(open) = card.take() {
+                    table.push_row(position, open.cells().iter().map(String::as_str));
+                }
                 position += 1;
                 card = Some(Card::default());
             }
@@ -65,6 +69,9 @@ pub fn read_vcard(bytes: &[u8], file_name: &str) -> Result<VcardTable, FileError
                 }
             }
         }
+    }
+    if let Some(open) = card.take() {
+        table.push_row(position, open.cells().iter().map(String::as_str));
     }
     if position == 0 {
         return Err(FileError::NoContacts);
@@ -89,6 +96,11 @@ fn mapping() -> Vec<ColumnMapping> {
         .collect()
 }
 
+fn is_card_boundary(line: &str) -> bool {
+    let line = line.trim().to_ascii_uppercase();
+    line == "END:VCARD" || line == "BEGIN:VCARD"
+}
+
 /// Joins folded lines (a line starting with a space or TAB continues the previous one, minus
 /// that one character) and quoted-printable soft breaks (a line ending in `=`).
 fn unfold(text: &str) -> Vec<String> {
@@ -96,7 +108,8 @@ fn unfold(text: &str) -> Vec<String> {
     let mut soft_break = false;
     for physical in text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
         match lines.last_mut() {
-            Some(last) if soft_break => last.push_str(physical),
+            // A soft break never swallows the line that ends or starts a card.
+            Some(last) if soft_break && !is_card_boundary(physical) => last.push_str(physical),
             Some(last) if physical.starts_with([' ', '\t']) => last.push_str(&physical[1..]),
             _ => lines.push(physical.to_owned()),
         }
@@ -343,6 +356,24 @@ fn unescape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn card_count(text: &str) -> usize {
+        read_vcard(text.as_bytes(), "x.vcf").unwrap().table.row_count()
+    }
+
+    #[test]
+    fn a_card_without_end_is_kept_at_the_end_of_the_file_and_before_the_next_card() {
+        let text = "BEGIN:VCARD\r\nFN:Ana\r\nBEGIN:VCARD\r\nFN:Eva\r\nEND:VCARD\r\n\
+                    BEGIN:VCARD\r\nFN:Luz\r\n";
+        assert_eq!(card_count(text), 3);
+    }
+
+    #[test]
+    fn a_soft_break_before_end_does_not_swallow_the_end_of_the_card() {
+        let text = "BEGIN:VCARD\r\nFN:Ana\r\nNOTE;ENCODING=QUOTED-PRINTABLE:Nota rota=\r\n\
+                    END:VCARD\r\nBEGIN:VCARD\r\nFN:Eva\r\nEND:VCARD\r\n";
+        assert_eq!(card_count(text), 2);
+    }
 
     #[test]
     fn unfold_joins_folded_lines_and_keeps_the_space_that_belongs_to_the_text() {
