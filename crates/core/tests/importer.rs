@@ -279,3 +279,28 @@ async fn a_row_matching_a_customer_awaiting_deletion_is_not_absorbed_into_it() {
     assert_eq!((summary.created, summary.updated), (1, 0));
     assert_eq!(total(s).await, 1, "the new row is an active customer again");
 }
+
+#[tokio::test]
+async fn a_taken_external_id_is_reported_as_a_conflict_instead_of_failing_the_import() {
+    let f = fixture().await;
+    let s = &f.store;
+    import(
+        s,
+        b"id externo;nombre;email\nX-1;Ana;ana@example.com\n",
+        "a.csv",
+    )
+    .await
+    .unwrap();
+
+    let file = b"id externo;nombre;email\nX-1;Eva;eva@example.com\nX-2;Luz;luz@example.com\n\
+                 X-2;Sol;sol@example.com\n";
+    let summary = import(s, file, "b.csv").await.unwrap();
+    assert_eq!(summary.created, 3, "every person is imported");
+    let rows: Vec<(u32, &str)> = summary
+        .conflicts
+        .iter()
+        .map(|c| (c.row, c.field.as_str()))
+        .collect();
+    assert_eq!(rows, [(2, "externalId"), (4, "externalId")]);
+    assert_eq!(total(s).await, 4);
+}

@@ -358,7 +358,10 @@ mod tests {
     use super::*;
 
     fn card_count(text: &str) -> usize {
-        read_vcard(text.as_bytes(), "x.vcf").unwrap().table.row_count()
+        read_vcard(text.as_bytes(), "x.vcf")
+            .unwrap()
+            .table
+            .row_count()
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! cancellation. Rows that match a stored customer (same email or phone) never overwrite
 //! it silently: empty stored fields are filled, differing values come back as conflicts.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -106,17 +107,19 @@ impl Store {
                 return Err(Error::Cancelled);
             }
             let stamp = self.stamp(now);
-            let mut fresh: Vec<(CustomerId, &CustomerFields, Assignment)> = Vec::new();
+            let mut fresh: Vec<(CustomerId, Cow<'_, CustomerFields>, Assignment)> = Vec::new();
             for item in chunk {
                 let assignment = assignment_of(item, placement, &branch_keys);
                 match existing.find(item.fields) {
                     Some(id) => {
-                        self.merge(&mut tx, id, item, &assignment, now, &mut summary)
+                        let item = existing.without_taken_external_id(id, item, &mut summary);
+                        self.merge(&mut tx, id, &item, &assignment, now, &mut summary)
                             .await?
                     }
                     None => {
                         let id = CustomerId::new();
-                        existing.add(id, item.fields);
+                        let item = existing.without_taken_external_id(id, item, &mut summary);
+                        existing.add(id, &item.fields);
                         fresh.push((id, item.fields, assignment));
                     }
                 }
@@ -169,7 +172,7 @@ impl Store {
         &self,
         conn: &mut SqliteConnection,
         id: CustomerId,
-        item: &ImportItem<'_>,
+        item: &Row<'_>,
         assignment: &Assignment,
         now: DateTime<Utc>,
         summary: &mut ImportSummary,
@@ -220,9 +223,9 @@ fn merge_assignment(stored: &Assignment, incoming: &Assignment) -> Assignment {
 }
 
 /// Fills empty stored fields and unions lists; a differing non-empty value is a conflict.
-fn merge_fields(stored: &Customer, item: &ImportItem<'_>) -> (CustomerFields, Vec<ImportConflict>) {
+fn merge_fields(stored: &Customer, item: &Row<'_>) -> (CustomerFields, Vec<ImportConflict>) {
     let mut merged = stored.fields.clone();
-    let incoming = item.fields;
+    let incoming = &*item.fields;
     let mut conflicts = Vec::new();
     let mut text = |field: &str, target: &mut String, new: &str| {
         if new.is_empty() || target == new {
@@ -303,10 +306,19 @@ fn merge_fields(stored: &Customer, item: &ImportItem<'_>) -> (CustomerFields, Ve
     (merged, conflicts)
 }
 
-/// Emails and phones of stored (and just imported) customers, to find matches.
+/// One row on its way into the store, its fields possibly trimmed of a value that cannot be
+/// written.
+struct Row<'a> {
+    row: u32,
+    fields: Cow<'a, CustomerFields>,
+}
+
+/// Emails, phones and external ids of stored (and just imported) customers, to find matches
+/// and keep external ids unique.
 struct ContactIndex {
     emails: HashMap<String, CustomerId>,
     phones: HashMap<String, CustomerId>,
+    external_ids: HashMap<String, CustomerId>,
 }
 
 impl ContactIndex {
@@ -330,10 +342,48 @@ impl ContactIndex {
         )
         .fetch_all(&mut *conn)
         .await?;
+        let external_ids =
+            sqlx::query_as("SELECT external_id, id FROM customers WHERE external_id IS NOT NULL")
+                .fetch_all(&mut *conn)
+                .await?;
         Ok(Self {
             emails: parse(emails),
             phones: parse(phones),
+            external_ids: parse(external_ids),
         })
+    }
+
+    /// The row as it can be written for customer `id`: an external id that another
+    /// customer already has is left out and reported as a conflict, instead of failing the
+    /// whole import.
+    fn without_taken_external_id<'a>(
+        &self,
+        id: CustomerId,
+        item: &ImportItem<'a>,
+        summary: &mut ImportSummary,
+    ) -> Row<'a> {
+        let external_id = &item.fields.external_id;
+        match self.external_ids.get(external_id) {
+            Some(owner) if !external_id.is_empty() && *owner != id => {
+                summary.conflicts.push(ImportConflict {
+                    row: item.row,
+                    customer: *owner,
+                    field: "externalId".into(),
+                    stored: external_id.clone(),
+                    incoming: external_id.clone(),
+                });
+                let mut fields = item.fields.clone();
+                fields.external_id.clear();
+                Row {
+                    row: item.row,
+                    fields: Cow::Owned(fields),
+                }
+            }
+            _ => Row {
+                row: item.row,
+                fields: Cow::Borrowed(item.fields),
+            },
+        }
     }
 
     fn find(&self, fields: &CustomerFields) -> Option<CustomerId> {
@@ -351,6 +401,11 @@ impl ContactIndex {
     }
 
     fn add(&mut self, id: CustomerId, fields: &CustomerFields) {
+        if !fields.external_id.is_empty() {
+            self.external_ids
+                .entry(fields.external_id.clone())
+                .or_insert(id);
+        }
         for e in &fields.emails {
             self.emails.entry(e.address.clone()).or_insert(id);
         }
