@@ -33,7 +33,11 @@ pub(crate) fn parse_birthday(
     this_year: u16,
 ) -> Result<Option<Birthday>, BirthdayProblem> {
     // "1985-03-07 00:00:00" or "1985-03-07T00:00": the time of a birthday means nothing.
-    let date = cell.split([' ', 'T']).next().unwrap_or_default();
+    let date = cell.split(' ').next().unwrap_or_default();
+    let date = match date.split_once('T') {
+        Some((day, _)) if day.len() == 10 && day.as_bytes()[4] == b'-' => day,
+        _ => date,
+    };
     if date.is_empty() {
         return Ok(None);
     }
@@ -142,6 +146,13 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+
+    #[test]
+    fn a_word_in_the_birthday_column_is_invalid_not_empty() {
+        assert!(parse_birthday("Tuesday", DateOrder::DayMonth, 2026).is_err());
+        let with_time = parse_birthday("1985-03-07T00:00", DateOrder::DayMonth, 2026);
+        assert_eq!(with_time.unwrap().unwrap().to_iso(), "1985-03-07");
+    }
 
     #[test]
     fn yearless_birthday_with_non_ascii_text_is_invalid_not_a_crash() {

@@ -106,7 +106,9 @@ fn is_card_boundary(line: &str) -> bool {
 fn unfold(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut soft_break = false;
-    for physical in text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
+    // CRLF, LF, and the classic Mac's lone CR all end a line.
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    for physical in text.split('\n') {
         match lines.last_mut() {
             // A soft break never swallows the line that ends or starts a card.
             Some(last) if soft_break && !is_card_boundary(physical) => last.push_str(physical),
