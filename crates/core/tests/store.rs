@@ -597,3 +597,39 @@ async fn branch_with_a_list_separator_or_unknown_country_is_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn outbox_names_the_changed_fields_without_copying_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clientela.db");
+    let s = Store::open(&path).await.unwrap();
+    let mut fields = person("Zacarías", "Olmedilla", "zacarias@example.com", "600000999");
+    let c = s
+        .create_customer(&fields, &Assignment::AllBranches, "ES", now())
+        .await
+        .unwrap();
+    fields.notes = "Alergia al níquel".into();
+    s.update_customer(c.id, &fields, &Assignment::AllBranches, "ES", now())
+        .await
+        .unwrap();
+    s.close().await;
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let payloads: Vec<String> = sqlx::query_scalar("SELECT payload FROM outbox ORDER BY seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(payloads.len(), 2);
+    assert!(
+        payloads[1].contains("\"notes\""),
+        "the update names its field: {}",
+        payloads[1]
+    );
+    for payload in &payloads {
+        for secret in ["Olmedilla", "zacarias@", "600000999", "níquel"] {
+            assert!(!payload.contains(secret), "{secret} copied into the outbox");
+        }
+    }
+}

@@ -17,14 +17,13 @@ use crate::domain::{
 use crate::hlc::Stamp;
 use crate::{Error, Result};
 
-/// The change a customer's outbox entry carries.
+/// The change a customer's outbox entry carries: which fields changed, not their values.
+/// The sync client reads the values, with their clock stamps, from the customer row when it
+/// sends the change, so the queue never holds a second copy of personal data.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct CustomerChange<'a> {
+struct CustomerChange {
     origin: Origin,
-    assignment: &'a Assignment,
-    #[serde(flatten)]
-    fields: &'a CustomerFields,
     changed: Vec<&'static str>,
 }
 
@@ -139,8 +138,6 @@ pub(crate) async fn replace(
     insert_children(conn, std::slice::from_ref(&new), now).await?;
     let change = CustomerChange {
         origin: before.origin,
-        assignment,
-        fields,
         changed,
     };
     outbox::push(
@@ -175,8 +172,6 @@ pub(crate) const FIELDS: [&str; 12] = [
 pub(crate) fn created_payload(c: &NewCustomer<'_>) -> Result<String> {
     let change = CustomerChange {
         origin: c.origin,
-        assignment: c.assignment,
-        fields: c.fields,
         changed: FIELDS.to_vec(),
     };
     serde_json::to_string(&change).map_err(|e| Error::InvalidInput {
