@@ -23,7 +23,8 @@ impl Store {
     pub async fn tags(&self) -> Result<Vec<Tag>> {
         let rows = sqlx::query(
             "SELECT t.id, t.name, count(ct.customer_id) AS customers FROM tags t \
-             LEFT JOIN customer_tags ct ON ct.tag_id = t.id \
+             LEFT JOIN customer_tags ct ON ct.tag_id = t.id AND ct.customer_id NOT IN \
+               (SELECT customer_id FROM deletion_requests) \
              GROUP BY t.id ORDER BY t.name_key",
         )
         .fetch_all(self.pool())
