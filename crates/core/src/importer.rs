@@ -14,7 +14,7 @@ use crate::import::{
     AnalyzeError, ColumnMapping, Counts, DateOrder, ImportOptions, MappingError, Merge, Problem,
     ReadOptions, SourceTable, TableSummary,
 };
-use crate::store::{ImportItem, ImportPlacement, ImportSummary, Store};
+use crate::store::{ImportItem, ImportPlacement, ImportSummary, Store, StoredMatches};
 use crate::{Error, Result};
 
 /// Rows of the file shown in the wizard's first step.
@@ -47,6 +47,8 @@ pub struct ImportReview {
     /// Branch names of the file that match no branch; create or map them first.
     pub unknown_branches: Vec<String>,
     pub suggested_date_order: Option<DateOrder>,
+    /// Stored customers the file matches, and the values it would not overwrite.
+    pub stored: StoredMatches,
 }
 
 /// How the person set up the import in the wizard.
@@ -140,7 +142,9 @@ impl Store {
             .await?;
         let items = items_of(&analysis);
         let unknown_branches = self.unknown_branches(&items, &settings.placement).await?;
+        let stored = self.stored_matches(&items).await?;
         Ok(ImportReview {
+            stored,
             counts: analysis.counts,
             problems: analysis.problems,
             merges: analysis.merges,

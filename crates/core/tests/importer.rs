@@ -110,6 +110,19 @@ async fn a_differing_stored_value_is_reported_not_overwritten() {
     .await
     .unwrap();
     let second = b"nombre;apellidos;email;notas\nAnita;Rey;ana@example.com;Prefiere tardes\n";
+    let opened = open_file(second, "b.csv", ReadOptions::default()).unwrap();
+    let review = f
+        .store
+        .review_import(&opened.table, &settings(&opened))
+        .await
+        .unwrap();
+    assert_eq!(
+        review.stored.matched, 1,
+        "the review shows the match before writing"
+    );
+    assert_eq!(review.stored.conflicts.len(), 1);
+    assert_eq!(review.stored.conflicts[0].incoming, "Anita");
+
     let summary = import(&f.store, second, "b.csv").await.unwrap();
 
     assert_eq!(summary.updated, 1, "the empty notes are filled in");

@@ -486,6 +486,8 @@ export type ImportReview_Deserialize = {
 	/**  Branch names of the file that match no branch; create or map them first. */
 	unknownBranches: string[],
 	suggestedDateOrder?: DateOrder | null,
+	/**  Stored customers the file matches, and the values it would not overwrite. */
+	stored: StoredMatches,
 };
 
 /**  The analysis the wizard shows before anything is written. */
@@ -496,6 +498,8 @@ export type ImportReview_Serialize = {
 	/**  Branch names of the file that match no branch; create or map them first. */
 	unknownBranches: string[],
 	suggestedDateOrder: DateOrder | null,
+	/**  Stored customers the file matches, and the values it would not overwrite. */
+	stored: StoredMatches,
 };
 
 /**  How the person set up the import in the wizard. */
@@ -668,6 +672,14 @@ export type SortKey = "name" |
 "bookings" | 
 /**  Newest first. */
 "created";
+
+/**  What an import would do to stored customers, worked out before anything is written. */
+export type StoredMatches = {
+	/**  Customers of the file that match a stored customer by email or phone. */
+	matched: number,
+	/**  Stored values the file differs from; they will be kept, and shown. */
+	conflicts: ImportConflict[],
+};
 
 /**  What the UI shows about a file before analysis: detected settings and the first rows. */
 export type TableSummary = TableSummary_Serialize | TableSummary_Deserialize;

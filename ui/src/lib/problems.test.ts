@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Problem } from "./backend";
 import { i18n } from "./i18n/i18n.svelte";
-import { problemText } from "./problems";
+import { fieldLabel, problemText } from "./problems";
 
 const column = (index: number, letter: string, header: string) => ({ index, letter, header });
 
@@ -36,5 +36,13 @@ describe("problemText", () => {
       'Row 3, columns "nombre", "apellidos": no name (first and last name are empty); ' +
         "the row is not imported.",
     );
+  });
+});
+
+describe("fieldLabel", () => {
+  it("names a conflicting field in the person's language", () => {
+    i18n.locale = "es";
+    expect(fieldLabel("firstName")).toBe("Nombre");
+    expect(fieldLabel("somethingNew")).toBe("somethingNew");
   });
 });

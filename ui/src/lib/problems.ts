@@ -1,6 +1,6 @@
 // Import problems in words: the row, the column and the reason, in the person's language.
 import type { Problem } from "./backend";
-import { t } from "./i18n/i18n.svelte";
+import { hasMessage, t } from "./i18n/i18n.svelte";
 
 /** "Row 6, column C ("email"): …" */
 export function problemText(p: Problem): string {
@@ -13,4 +13,10 @@ export function problemText(p: Problem): string {
         })
       : t("problem.row", { row: p.row });
   return `${where}: ${t(`problem.${p.code}`, { value: p.value ?? "" })}`;
+}
+
+/** The label of a customer field named in a conflict (`firstName` → "Nombre"). */
+export function fieldLabel(field: string): string {
+  const key = `target.${field}`;
+  return hasMessage(key) ? t(key) : field;
 }

@@ -62,7 +62,45 @@ pub struct ImportSummary {
     pub conflicts: Vec<ImportConflict>,
 }
 
+/// What an import would do to stored customers, worked out before anything is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredMatches {
+    /// Customers of the file that match a stored customer by email or phone.
+    pub matched: u32,
+    /// Stored values the file differs from; they will be kept, and shown.
+    pub conflicts: Vec<ImportConflict>,
+}
+
 impl Store {
+    /// Which customers of the file match stored ones, and where they differ, without
+    /// writing: the review step shows it before the person imports.
+    pub async fn stored_matches(&self, items: &[ImportItem<'_>]) -> Result<StoredMatches> {
+        let mut conn = self.pool().acquire().await?;
+        let mut existing = ContactIndex::load(&mut conn).await?;
+        let mut summary = ImportSummary::default();
+        let mut matched = 0;
+        for item in items {
+            match existing.find(item.fields) {
+                Some(id) => {
+                    let row = existing.without_taken_external_id(id, item, &mut summary);
+                    let stored = customers::load(&mut conn, id).await?;
+                    summary.conflicts.extend(merge_fields(&stored, &row).1);
+                    matched += 1;
+                }
+                None => {
+                    let id = CustomerId::new();
+                    let row = existing.without_taken_external_id(id, item, &mut summary);
+                    existing.add(id, &row.fields);
+                }
+            }
+        }
+        Ok(StoredMatches {
+            matched,
+            conflicts: summary.conflicts,
+        })
+    }
+
     /// The branch names of `items` that match no stored branch and are not in `placement`.
     pub async fn unknown_branches(
         &self,

@@ -30,7 +30,7 @@ use crate::Result;
 pub use appointments::{Appointment, NewAppointment};
 pub use branches::{Branch, BranchInput};
 pub use deletions::{BlockedBranch, BranchRef, DeletionOutcome, PendingDeletion};
-pub use import::{ImportConflict, ImportItem, ImportPlacement, ImportSummary};
+pub use import::{ImportConflict, ImportItem, ImportPlacement, ImportSummary, StoredMatches};
 pub use list::{CustomerFilter, CustomerPage, CustomerRow, OriginFilter, SortKey};
 pub use tags::Tag;
 
