@@ -41,6 +41,17 @@ export function t(key: MessageKey, params?: Params): string {
   return format(dictionaries[current][key] ?? key, params);
 }
 
+/**
+ * The message `key` for `n` things: `key_one` when the language says `n` is singular and
+ * that message exists. `{count}` is `n` in the person's number format.
+ */
+export function tn(key: MessageKey, n: number, params: Params = {}): string {
+  const one = `${key}_one`;
+  const singular = new Intl.PluralRules(current).select(n) === "one" && one in en;
+  const count = new Intl.NumberFormat(current).format(n);
+  return t(singular ? (one as MessageKey) : key, { ...params, count });
+}
+
 /** True when `key` names a message; for codes that come from the backend. */
 export function hasMessage(key: string): key is MessageKey {
   return key in en;
