@@ -831,7 +831,8 @@ fn vcard30_folded_lines_unfold_and_escapes_resolve() {
     assert_eq!(address.country, "España");
     assert_eq!(
         maria.fields.notes,
-        "Prefiere a la esteticista de la sucursal Centro; no llamar antes de las 10:00.\nSegunda línea."
+        "Prefiere a la esteticista de la sucursal Centro; no llamar antes de las 10:00.\n\
+         Segunda línea."
     );
 
     let alvaro = customer(&analysis, 2);

@@ -47,6 +47,14 @@ fn branch(name: &str) -> BranchInput {
     }
 }
 
+/// Ana Rey, a global customer in every branch.
+async fn ana(s: &Store) -> clientela_core::domain::Customer {
+    let fields = person("Ana", "Rey", "ana@example.com", "");
+    s.create_customer(&fields, &Assignment::AllBranches, "ES", now())
+        .await
+        .unwrap()
+}
+
 fn filter(search: &str) -> CustomerFilter {
     CustomerFilter {
         search: search.into(),
@@ -214,15 +222,7 @@ async fn invalid_form_is_refused_with_every_field_named_and_nothing_written() {
 async fn every_change_lands_in_the_outbox_in_the_same_transaction() {
     let t = store().await;
     let s = &t.store;
-    let c = s
-        .create_customer(
-            &person("Ana", "Rey", "ana@example.com", ""),
-            &Assignment::AllBranches,
-            "ES",
-            now(),
-        )
-        .await
-        .unwrap();
+    let c = ana(s).await;
     let mut changed = c.fields.clone();
     changed.notes = "Prefiere tardes".into();
     s.update_customer(c.id, &changed, &Assignment::AllBranches, "ES", now())
@@ -266,15 +266,7 @@ async fn future_appointment_blocks_its_branch_until_cancelled() {
     let s = &t.store;
     let centro = s.create_branch(&branch("Centro"), now()).await.unwrap();
     let norte = s.create_branch(&branch("Norte"), now()).await.unwrap();
-    let c = s
-        .create_customer(
-            &person("Ana", "Rey", "ana@example.com", ""),
-            &Assignment::AllBranches,
-            "ES",
-            now(),
-        )
-        .await
-        .unwrap();
+    let c = ana(s).await;
     let appointment = book(s, c.id, centro.id, 10).await;
 
     let outcome = s.delete_customer(c.id, now()).await.unwrap();
@@ -320,15 +312,7 @@ async fn blocked_deletion_completes_once_the_appointment_is_over() {
     let t = store().await;
     let s = &t.store;
     let centro = s.create_branch(&branch("Centro"), now()).await.unwrap();
-    let c = s
-        .create_customer(
-            &person("Ana", "Rey", "ana@example.com", ""),
-            &Assignment::AllBranches,
-            "ES",
-            now(),
-        )
-        .await
-        .unwrap();
+    let c = ana(s).await;
     book(s, c.id, centro.id, 1).await;
     s.delete_customer(c.id, now()).await.unwrap();
 
@@ -389,15 +373,7 @@ async fn appointment_time_is_read_in_the_branch_time_zone() {
         )
         .await
         .unwrap();
-    let c = s
-        .create_customer(
-            &person("Ana", "Rey", "ana@example.com", ""),
-            &Assignment::AllBranches,
-            "ES",
-            now(),
-        )
-        .await
-        .unwrap();
+    let c = ana(s).await;
     let local = NaiveDateTime::parse_from_str("2027-01-14 10:30", "%Y-%m-%d %H:%M").unwrap();
     let a = s
         .add_appointment(
@@ -424,15 +400,7 @@ async fn editing_keeps_bookings_and_appointments() {
     let t = store().await;
     let s = &t.store;
     let centro = s.create_branch(&branch("Centro"), now()).await.unwrap();
-    let c = s
-        .create_customer(
-            &person("Ana", "Rey", "ana@example.com", ""),
-            &Assignment::AllBranches,
-            "ES",
-            now(),
-        )
-        .await
-        .unwrap();
+    let c = ana(s).await;
     book(s, c.id, centro.id, 3).await;
     let mut changed = c.fields.clone();
     changed.last_name = "Rey Soto".into();
@@ -488,15 +456,7 @@ async fn customer_awaiting_deletion_can_no_longer_be_changed_or_booked() {
     let s = &t.store;
     let centro = s.create_branch(&branch("Centro"), now()).await.unwrap();
     let norte = s.create_branch(&branch("Norte"), now()).await.unwrap();
-    let c = s
-        .create_customer(
-            &person("Ana", "Rey", "ana@example.com", ""),
-            &Assignment::AllBranches,
-            "ES",
-            now(),
-        )
-        .await
-        .unwrap();
+    let c = ana(s).await;
     book(s, c.id, centro.id, 5).await;
     s.delete_customer(c.id, now()).await.unwrap();
 
@@ -532,15 +492,7 @@ async fn cancelling_an_appointment_twice_changes_nothing_the_second_time() {
     let t = store().await;
     let s = &t.store;
     let centro = s.create_branch(&branch("Centro"), now()).await.unwrap();
-    let c = s
-        .create_customer(
-            &person("Ana", "Rey", "ana@example.com", ""),
-            &Assignment::AllBranches,
-            "ES",
-            now(),
-        )
-        .await
-        .unwrap();
+    let c = ana(s).await;
     let a = book(s, c.id, centro.id, 5).await;
     s.cancel_appointment(a.id, now()).await.unwrap();
     let queued = s.outbox_len().await.unwrap();

@@ -146,8 +146,14 @@ mod tests {
     #[rstest]
     #[case::utf8_with_bom(b"\xEF\xBB\xBFemail\r\n".to_vec(), TextEncoding::Utf8)]
     #[case::utf8_without_bom("nombre\r\nNúria\r\n".as_bytes().to_vec(), TextEncoding::Utf8)]
-    #[case::utf16le_with_bom([&[0xFF, 0xFE][..], &utf16le("Łukasz\tWróbel\r\n")].concat(), TextEncoding::Utf16Le)]
-    #[case::utf16be_with_bom([&[0xFE, 0xFF][..], &utf16be("Zoë\tÅström\r\n")].concat(), TextEncoding::Utf16Be)]
+    #[case::utf16le_with_bom(
+        [&[0xFF, 0xFE][..], &utf16le("Łukasz\tWróbel\r\n")].concat(),
+        TextEncoding::Utf16Le
+    )]
+    #[case::utf16be_with_bom(
+        [&[0xFE, 0xFF][..], &utf16be("Zoë\tÅström\r\n")].concat(),
+        TextEncoding::Utf16Be
+    )]
     #[case::utf16le_without_bom(
         utf16le("nombre\temail\r\nAna\tana@example.com\r\n"),
         TextEncoding::Utf16Le
