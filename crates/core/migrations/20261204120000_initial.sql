@@ -1,4 +1,5 @@
--- Clientela's local store. Times are UTC RFC 3339 text; ids are UUIDv7 text.
+-- Clientela's local store. Times are UTC RFC 3339 text; ids are UUIDv7 text. Customers also
+-- have a local integer key (`rid`) that their many child rows use; it never leaves the file.
 
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY NOT NULL,
@@ -17,7 +18,8 @@ CREATE TABLE branches (
 ) STRICT;
 
 CREATE TABLE customers (
-    id                TEXT PRIMARY KEY NOT NULL,
+    rid               INTEGER PRIMARY KEY,
+    id                TEXT NOT NULL UNIQUE,
     -- NULL: global customer; otherwise the branch that created this local customer
     origin_branch_id  TEXT REFERENCES branches (id),
     all_branches      INTEGER NOT NULL DEFAULT 0,
@@ -33,6 +35,11 @@ CREATE TABLE customers (
     company           TEXT NOT NULL DEFAULT '',
     notes             TEXT NOT NULL DEFAULT '',
     external_id       TEXT,
+    -- JSON arrays, in the person's order: [{"address", "label", "primary"}] and
+    -- [{"number", "label", "primary"}]. Always read and written with the customer; the
+    -- importer's duplicate check reads them all at once.
+    emails            TEXT NOT NULL DEFAULT '[]',
+    phones            TEXT NOT NULL DEFAULT '[]',
     -- denormalised for the list: primary contact and the folded search text
     primary_email     TEXT,
     primary_phone     TEXT,
@@ -49,34 +56,15 @@ CREATE TABLE customers (
 CREATE UNIQUE INDEX customers_external_id ON customers (external_id) WHERE external_id IS NOT NULL;
 CREATE INDEX customers_sort_name ON customers (sort_name, id);
 CREATE INDEX customers_bookings ON customers (bookings DESC, sort_name, id);
-CREATE INDEX customers_origin ON customers (origin_branch_id);
-
-CREATE TABLE customer_emails (
-    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
-    position    INTEGER NOT NULL,
-    address     TEXT NOT NULL,
-    label       TEXT,
-    is_primary  INTEGER NOT NULL,
-    PRIMARY KEY (customer_id, position)
-) STRICT, WITHOUT ROWID;
-CREATE INDEX customer_emails_address ON customer_emails (address);
-
-CREATE TABLE customer_phones (
-    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
-    position    INTEGER NOT NULL,
-    number      TEXT NOT NULL,
-    label       TEXT,
-    is_primary  INTEGER NOT NULL,
-    PRIMARY KEY (customer_id, position)
-) STRICT, WITHOUT ROWID;
-CREATE INDEX customer_phones_number ON customer_phones (number);
+CREATE INDEX customers_origin ON customers (origin_branch_id)
+    WHERE origin_branch_id IS NOT NULL;
 
 CREATE TABLE customer_branches (
-    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
-    branch_id   TEXT NOT NULL REFERENCES branches (id),
-    PRIMARY KEY (customer_id, branch_id)
+    customer  INTEGER NOT NULL REFERENCES customers (rid) ON DELETE CASCADE,
+    branch_id TEXT NOT NULL REFERENCES branches (id),
+    PRIMARY KEY (customer, branch_id)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX customer_branches_branch ON customer_branches (branch_id, customer_id);
+CREATE INDEX customer_branches_branch ON customer_branches (branch_id, customer);
 
 CREATE TABLE tags (
     id         TEXT PRIMARY KEY NOT NULL,
@@ -86,11 +74,11 @@ CREATE TABLE tags (
 ) STRICT;
 
 CREATE TABLE customer_tags (
-    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
-    tag_id      TEXT NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
-    PRIMARY KEY (customer_id, tag_id)
+    customer INTEGER NOT NULL REFERENCES customers (rid) ON DELETE CASCADE,
+    tag_id   TEXT NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+    PRIMARY KEY (customer, tag_id)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX customer_tags_tag ON customer_tags (tag_id, customer_id);
+CREATE INDEX customer_tags_tag ON customer_tags (tag_id, customer);
 
 CREATE TABLE appointments (
     id          TEXT PRIMARY KEY NOT NULL,
@@ -119,10 +107,10 @@ CREATE TABLE tombstones (
 ) STRICT;
 
 -- Changes waiting to be pushed to the sync server, written in the same transaction as the
--- change itself.
+-- change itself. A change's id, unique in the company, is this database's node id (meta)
+-- with its seq; AUTOINCREMENT never hands out a seq twice.
 CREATE TABLE outbox (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    change_id  TEXT NOT NULL UNIQUE,
     entity     TEXT NOT NULL,
     entity_id  TEXT NOT NULL,
     op         TEXT NOT NULL,

@@ -8,6 +8,8 @@ use crate::import::{FileError, MappingError};
 pub enum Error {
     #[error("the local database failed: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("the local database failed: {0}")]
+    DatabaseWrite(#[from] rusqlite::Error),
     #[error("the local database could not be migrated: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{entity} {id} does not exist")]
@@ -41,7 +43,7 @@ impl Error {
     /// A stable, machine-readable code for the UI.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Database(_) | Error::Migrate(_) => "database",
+            Error::Database(_) | Error::DatabaseWrite(_) | Error::Migrate(_) => "database",
             Error::NotFound { .. } => "notFound",
             Error::InvalidCustomer(_) => "invalidCustomer",
             Error::BranchNameTaken => "branchNameTaken",

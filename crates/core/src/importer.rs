@@ -197,25 +197,13 @@ impl Store {
             });
             ControlFlow::Continue(())
         };
-        let analysis = off_the_reactor(|| {
+        let analysis = crate::runtime::blocking(|| {
             analyze_with_progress(table, &settings.mapping, &options, &mut on_row)
         });
         analysis.map_err(|e| match e {
             AnalyzeError::Mapping(e) => Error::ImportMapping(e),
             AnalyzeError::Cancelled => Error::Cancelled,
         })
-    }
-}
-
-/// Runs CPU-bound work (half a second for 100,000 rows) without holding up the async tasks
-/// of a multi-threaded runtime, such as the desktop's command handlers.
-fn off_the_reactor<T>(work: impl FnOnce() -> T) -> T {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(work)
-        }
-        _ => work(),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod error;
 pub mod hlc;
 pub mod import;
 pub mod importer;
+mod runtime;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -317,3 +317,33 @@ async fn a_taken_external_id_is_reported_as_a_conflict_instead_of_failing_the_im
     assert_eq!(rows, [(2, "externalId"), (4, "externalId")]);
     assert_eq!(total(s).await, 4);
 }
+
+#[tokio::test]
+async fn a_placement_naming_a_branch_that_does_not_exist_is_refused_before_writing() {
+    let f = fixture().await;
+    let bytes = corpus("excel-es-semicolon-cp1252.csv");
+    let opened = open_file(
+        &bytes,
+        "excel-es-semicolon-cp1252.csv",
+        ReadOptions::default(),
+    )
+    .unwrap();
+    let mut settings = settings(&opened);
+    let ghost = clientela_core::domain::BranchId::new();
+    settings.placement.default_assignment = Assignment::Branches(vec![ghost]);
+
+    let refused = f
+        .store
+        .run_import(
+            &opened.table,
+            &settings,
+            now(),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+
+    assert_eq!(refused.code(), "notFound", "{refused:?}");
+    assert_eq!(total(&f.store).await, 0);
+}

@@ -585,3 +585,43 @@ async fn outbox_names_the_changed_fields_without_copying_personal_data() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_external_id_already_in_use_is_refused_and_nothing_is_written() {
+    let s = store().await;
+    let mut first = person("Ana", "Rey", "ana@example.com", "");
+    first.external_id = "EXT-1".into();
+    s.store
+        .create_customer(&first, &Assignment::AllBranches, "ES", now())
+        .await
+        .unwrap();
+
+    let mut second = person("Eva", "Sanz", "eva@example.com", "");
+    second.external_id = "EXT-1".into();
+    let refused = s
+        .store
+        .create_customer(&second, &Assignment::AllBranches, "ES", now())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(refused, Error::ExternalIdTaken), "{refused:?}");
+    assert_eq!(s.store.count_customers(&filter("")).await.unwrap(), 1);
+    assert_eq!(s.store.count_customers(&filter("eva")).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn assignment_to_a_branch_that_does_not_exist_is_refused_as_not_found() {
+    let s = store().await;
+    let ghost = clientela_core::domain::BranchId::new();
+    let refused = s
+        .store
+        .create_customer(
+            &person("Ana", "Rey", "ana@example.com", ""),
+            &Assignment::Branches(vec![ghost]),
+            "ES",
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "notFound");
+}

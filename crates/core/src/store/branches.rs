@@ -77,7 +77,7 @@ const SELECT_BRANCHES: &str = "SELECT b.id, b.name, b.country, b.time_zone, \
      (SELECT count(*) FROM customers c LEFT JOIN deletion_requests d ON d.customer_id = c.id \
       WHERE d.customer_id IS NULL AND (c.all_branches = 1 OR c.origin_branch_id = b.id \
       OR EXISTS (SELECT 1 FROM customer_branches cb \
-                 WHERE cb.customer_id = c.id AND cb.branch_id = b.id))) AS customers \
+                 WHERE cb.customer = c.rid AND cb.branch_id = b.id))) AS customers \
      FROM branches b";
 
 impl Store {

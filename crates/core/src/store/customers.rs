@@ -123,13 +123,10 @@ pub(crate) async fn replace(
         stamps,
     };
     update_main(conn, &new, now).await?;
-    for table in [
-        "customer_emails",
-        "customer_phones",
-        "customer_branches",
-        "customer_tags",
-    ] {
-        let sql = format!("DELETE FROM {table} WHERE customer_id = ?");
+    for table in ["customer_branches", "customer_tags"] {
+        let sql = format!(
+            "DELETE FROM {table} WHERE customer = (SELECT rid FROM customers WHERE id = ?)"
+        );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.to_string())
             .execute(&mut *conn)
@@ -152,27 +149,12 @@ pub(crate) async fn replace(
     .await
 }
 
-/// The field names used in clock stamps and change payloads.
-pub(crate) const FIELDS: [&str; 12] = [
-    "firstName",
-    "lastName",
-    "emails",
-    "phones",
-    "birthday",
-    "gender",
-    "address",
-    "company",
-    "notes",
-    "externalId",
-    "tags",
-    "assignment",
-];
-
-/// The outbox payload of a newly created customer.
+/// The outbox payload of a newly created customer: every field changed, written `*` as in
+/// the clock stamps.
 pub(crate) fn created_payload(c: &NewCustomer<'_>) -> Result<String> {
     let change = CustomerChange {
         origin: c.origin,
-        changed: FIELDS.to_vec(),
+        changed: vec!["*"],
     };
     serde_json::to_string(&change).map_err(|e| Error::InvalidInput {
         field: "outbox payload",
@@ -257,50 +239,21 @@ pub(crate) async fn load(conn: &mut SqliteConnection, id: CustomerId) -> Result<
         .await?
         .ok_or_else(|| Error::not_found("customer", id))?;
 
-    let emails = sqlx::query(
-        "SELECT address, label, is_primary FROM customer_emails WHERE customer_id = ? \
-         ORDER BY position",
-    )
-    .bind(&key)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(Email {
-            address: r.try_get("address")?,
-            label: r.try_get("label")?,
-            primary: r.try_get("is_primary")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
-    let phones = sqlx::query(
-        "SELECT number, label, is_primary FROM customer_phones WHERE customer_id = ? \
-         ORDER BY position",
-    )
-    .bind(&key)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(Phone {
-            number: r.try_get("number")?,
-            label: r.try_get("label")?,
-            primary: r.try_get("is_primary")?,
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    let rid: i64 = row.try_get("rid")?;
+    let emails: Vec<Email> = contacts_of(&row, "emails")?;
+    let phones: Vec<Phone> = contacts_of(&row, "phones")?;
     let tags: Vec<String> = sqlx::query_scalar(
         "SELECT t.name FROM customer_tags ct JOIN tags t ON t.id = ct.tag_id \
-         WHERE ct.customer_id = ? ORDER BY t.name_key",
+         WHERE ct.customer = ? ORDER BY t.name_key",
     )
-    .bind(&key)
+    .bind(rid)
     .fetch_all(&mut *conn)
     .await?;
     let branch_ids: Vec<String> = sqlx::query_scalar(
         "SELECT cb.branch_id FROM customer_branches cb JOIN branches b ON b.id = cb.branch_id \
-         WHERE cb.customer_id = ? ORDER BY b.name_key",
+         WHERE cb.customer = ? ORDER BY b.name_key",
     )
-    .bind(&key)
+    .bind(rid)
     .fetch_all(&mut *conn)
     .await?;
 
@@ -352,5 +305,17 @@ pub(crate) async fn load(conn: &mut SqliteConnection, id: CustomerId) -> Result<
         bookings: u32::try_from(row.try_get::<i64, _>("bookings")?).unwrap_or(0),
         created_at: time::from_db(&row.try_get::<String, _>("created_at")?)?,
         updated_at: time::from_db(&row.try_get::<String, _>("updated_at")?)?,
+    })
+}
+
+/// The `emails` or `phones` JSON column of a customer row.
+fn contacts_of<T: serde::de::DeserializeOwned>(
+    row: &sqlx::sqlite::SqliteRow,
+    column: &str,
+) -> Result<Vec<T>> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| Error::InvalidInput {
+        field: "stored contacts",
+        reason: format!("column {column}: {e}"),
     })
 }

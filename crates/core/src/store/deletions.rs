@@ -257,10 +257,13 @@ async fn branches_of(conn: &mut SqliteConnection, id: CustomerId) -> Result<Vec<
     } else if let Some(origin) = row.try_get::<Option<String>, _>("origin_branch_id")? {
         vec![origin]
     } else {
-        sqlx::query_scalar("SELECT branch_id FROM customer_branches WHERE customer_id = ?")
-            .bind(id.to_string())
-            .fetch_all(&mut *conn)
-            .await?
+        sqlx::query_scalar(
+            "SELECT branch_id FROM customer_branches WHERE customer = \
+             (SELECT rid FROM customers WHERE id = ?)",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?
     };
     Ok(ids.iter().filter_map(|s| s.parse().ok()).collect())
 }
@@ -286,13 +289,16 @@ async fn keep_only_blocked_branches(
         .bind(&key)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM customer_branches WHERE customer_id = ?")
-        .bind(&key)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "DELETE FROM customer_branches WHERE customer = (SELECT rid FROM customers WHERE id = ?)",
+    )
+    .bind(&key)
+    .execute(&mut *conn)
+    .await?;
     for block in &plan.blocked {
         sqlx::query(
-            "INSERT OR IGNORE INTO customer_branches (customer_id, branch_id) VALUES (?, ?)",
+            "INSERT OR IGNORE INTO customer_branches (customer, branch_id) \
+             VALUES ((SELECT rid FROM customers WHERE id = ?), ?)",
         )
         .bind(&key)
         .bind(block.branch.to_string())

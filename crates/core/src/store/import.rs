@@ -107,10 +107,11 @@ impl Store {
         items: &[ImportItem<'_>],
         placement: &ImportPlacement,
     ) -> Result<Vec<String>> {
-        let known = self.branch_keys(placement).await?;
+        let mut known = BranchNames::new(self.branch_keys(placement).await?);
         let mut unknown: Vec<String> = Vec::new();
+        let mut unknown_keys = std::collections::HashSet::new();
         for name in items.iter().flat_map(|i| i.branches) {
-            if !known.contains_key(&fold(name)) && !unknown.iter().any(|u| fold(u) == fold(name)) {
+            if known.get(name).is_none() && unknown_keys.insert(fold(name)) {
                 unknown.push(name.clone());
             }
         }
@@ -128,13 +129,16 @@ impl Store {
         cancel: &AtomicBool,
         progress: &mut (dyn FnMut(u32, u32) + Send),
     ) -> Result<ImportSummary> {
-        let branch_keys = self.branch_keys(placement).await?;
+        let mut branches = BranchNames::new(self.branch_keys(placement).await?);
         let unknown = self.unknown_branches(items, placement).await?;
         if !unknown.is_empty() {
             return Err(Error::UnknownBranches(unknown));
         }
         let total = u32::try_from(items.len()).unwrap_or(u32::MAX);
         let mut tx = self.pool().begin().await?;
+        customers::check_branches(&mut tx, &placement.default_assignment).await?;
+        let mapped = placement.branch_map.iter().map(|(_, id)| *id).collect();
+        customers::check_branches(&mut tx, &Assignment::Branches(mapped)).await?;
         let mut existing = ContactIndex::load(&mut tx).await?;
         let mut summary = ImportSummary::default();
         let mut done = 0u32;
@@ -147,7 +151,7 @@ impl Store {
             let stamp = self.stamp(now);
             let mut fresh: Vec<(CustomerId, Cow<'_, CustomerFields>, Assignment)> = Vec::new();
             for item in chunk {
-                let assignment = assignment_of(item, placement, &branch_keys);
+                let assignment = assignment_of(item, placement, &mut branches);
                 match existing.find(item.fields) {
                     Some(id) => {
                         let item = existing.without_taken_external_id(id, item, &mut summary);
@@ -162,6 +166,7 @@ impl Store {
                     }
                 }
             }
+            let stamps = all_fields_stamped(stamp);
             let rows: Vec<NewCustomer<'_>> = fresh
                 .iter()
                 .map(|(id, fields, assignment)| NewCustomer {
@@ -169,7 +174,7 @@ impl Store {
                     origin: Origin::Global,
                     assignment,
                     fields,
-                    stamps: all_fields_stamped(stamp),
+                    stamps: stamps.clone(),
                 })
                 .collect();
             rows::insert_batch(&mut tx, &rows, now).await?;
@@ -230,10 +235,33 @@ impl Store {
     }
 }
 
-fn assignment_of(
-    item: &ImportItem<'_>,
+/// Branch names as a file writes them, matched to stored branches once per spelling.
+struct BranchNames<'a> {
+    keys: HashMap<String, BranchId>,
+    matched: HashMap<&'a str, Option<BranchId>>,
+}
+
+impl<'a> BranchNames<'a> {
+    fn new(keys: HashMap<String, BranchId>) -> Self {
+        Self {
+            keys,
+            matched: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, name: &'a str) -> Option<BranchId> {
+        let keys = &self.keys;
+        *self
+            .matched
+            .entry(name)
+            .or_insert_with(|| keys.get(&fold(name)).copied())
+    }
+}
+
+fn assignment_of<'a>(
+    item: &ImportItem<'a>,
     placement: &ImportPlacement,
-    branch_keys: &HashMap<String, BranchId>,
+    branches: &mut BranchNames<'a>,
 ) -> Assignment {
     if item.branches.is_empty() {
         return placement.default_assignment.clone();
@@ -241,7 +269,7 @@ fn assignment_of(
     let mut ids: Vec<BranchId> = item
         .branches
         .iter()
-        .filter_map(|name| branch_keys.get(&fold(name)).copied())
+        .filter_map(|name| branches.get(name))
         .collect();
     ids.sort();
     ids.dedup();
@@ -368,18 +396,18 @@ impl ContactIndex {
         };
         // A customer whose deletion is under way is not matched: the row's data would go
         // down with it.
-        let emails = sqlx::query_as(
-            "SELECT address, customer_id FROM customer_emails WHERE customer_id NOT IN \
-             (SELECT customer_id FROM deletion_requests)",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        let phones = sqlx::query_as(
-            "SELECT number, customer_id FROM customer_phones WHERE customer_id NOT IN \
-             (SELECT customer_id FROM deletion_requests)",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
+        let contacts = |column: &str, key: &str| {
+            format!(
+                "SELECT e.value ->> '$.{key}', c.id FROM customers c, json_each(c.{column}) e \
+                 WHERE c.id NOT IN (SELECT customer_id FROM deletion_requests)"
+            )
+        };
+        let emails = sqlx::query_as(sqlx::AssertSqlSafe(contacts("emails", "address")))
+            .fetch_all(&mut *conn)
+            .await?;
+        let phones = sqlx::query_as(sqlx::AssertSqlSafe(contacts("phones", "number")))
+            .fetch_all(&mut *conn)
+            .await?;
         let external_ids =
             sqlx::query_as("SELECT external_id, id FROM customers WHERE external_id IS NOT NULL")
                 .fetch_all(&mut *conn)

@@ -98,10 +98,10 @@ impl Store {
             "SELECT c.id, c.first_name, c.last_name, c.primary_email, c.primary_phone, \
              c.all_branches, c.bookings, c.origin_branch_id IS NULL AS global, \
              (SELECT group_concat(name, char(31)) FROM (SELECT b.name FROM customer_branches cb \
-               JOIN branches b ON b.id = cb.branch_id WHERE cb.customer_id = c.id \
+               JOIN branches b ON b.id = cb.branch_id WHERE cb.customer = c.rid \
                ORDER BY b.name_key)) AS branch_names, \
              (SELECT group_concat(name, char(31)) FROM (SELECT t.name FROM customer_tags ct \
-               JOIN tags t ON t.id = ct.tag_id WHERE ct.customer_id = c.id \
+               JOIN tags t ON t.id = ct.tag_id WHERE ct.customer = c.rid \
                ORDER BY t.name_key)) AS tag_names \
              FROM customers c",
         );
@@ -130,16 +130,16 @@ fn push_where(qb: &mut QueryBuilder<Sqlite>, filter: &CustomerFilter) {
         }
     }
     if let Some(branch) = filter.branch {
-        qb.push(" AND c.id IN (SELECT customer_id FROM customer_branches WHERE branch_id = ")
+        qb.push(" AND c.rid IN (SELECT customer FROM customer_branches WHERE branch_id = ")
             .push_bind(branch.to_string())
-            .push(" UNION ALL SELECT id FROM customers WHERE all_branches = 1")
-            .push(" UNION ALL SELECT id FROM customers WHERE origin_branch_id = ")
+            .push(" UNION ALL SELECT rid FROM customers WHERE all_branches = 1")
+            .push(" UNION ALL SELECT rid FROM customers WHERE origin_branch_id = ")
             .push_bind(branch.to_string())
             .push(")");
     }
     if let Some(tag) = filter.tag {
         qb.push(
-            " AND EXISTS (SELECT 1 FROM customer_tags ct WHERE ct.customer_id = c.id AND \
+            " AND EXISTS (SELECT 1 FROM customer_tags ct WHERE ct.customer = c.rid AND \
                  ct.tag_id = ",
         )
         .push_bind(tag.to_string())

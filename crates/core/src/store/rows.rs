@@ -1,20 +1,19 @@
-//! Writing customer rows: the record, its emails, phones, branches and tags, in multi-row
-//! INSERTs shared by the form (one customer) and the importer (thousands).
+//! Writing customer rows: the record (emails and phones included), its branches and tags,
+//! through prepared statements shared by the form (one customer) and the importer
+//! (thousands).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::SqliteConnection;
 
-use super::{tags, time};
+use super::{raw, tags, time};
 use crate::domain::text::fold;
-use crate::domain::{
-    Assignment, BranchId, CustomerFields, CustomerId, Email, Gender, Origin, Phone, TagId,
-};
+use crate::domain::{Assignment, CustomerFields, CustomerId, Gender, Origin, TagId};
 use crate::{Error, Result};
 
-/// Rows per multi-row INSERT; well under SQLite's limit of bound values per statement.
-pub(crate) const BATCH_ROWS: usize = 400;
+/// Customers an import writes between progress reports and cancellation checks.
+pub(crate) const BATCH_ROWS: usize = 2000;
 
 /// Everything needed to write one customer row and its children.
 pub(crate) struct NewCustomer<'a> {
@@ -25,9 +24,9 @@ pub(crate) struct NewCustomer<'a> {
     pub stamps: String,
 }
 
-/// Text the search box matches: folded names, emails, and phones without the `+`.
-pub(crate) fn search_text(fields: &CustomerFields) -> String {
-    let mut text = fold(&format!("{} {}", fields.first_name, fields.last_name));
+/// Text the search box matches: the sort name, emails folded, and phones without the `+`.
+pub(crate) fn search_text(fields: &CustomerFields, sort_name: &str) -> String {
+    let mut text = sort_name.to_owned();
     for email in &fields.emails {
         text.push(' ');
         text.push_str(&fold(&email.address));
@@ -39,32 +38,148 @@ pub(crate) fn search_text(fields: &CustomerFields) -> String {
     text
 }
 
-/// Writes new customers with their children, in batches.
+/// Writes new customers with their children.
 pub(crate) async fn insert_batch(
     conn: &mut SqliteConnection,
     customers: &[NewCustomer<'_>],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let now_text = time::to_db(now);
-    for chunk in customers.chunks(BATCH_ROWS) {
-        insert_main(conn, chunk, &now_text).await?;
-    }
-    insert_children(conn, customers, now).await
+    let tag_ids = ensure_tags(conn, customers, now).await?;
+    let now = time::to_db(now);
+    raw::with_raw(conn, |db| {
+        let mut writer = Writer::new(db)?;
+        for c in customers {
+            let rid = writer.customer(c, &now)?;
+            writer.children(rid, c, &tag_ids)?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(unique_external_id)
 }
 
+/// Writes the branches and tags of customers whose row exists.
 pub(crate) async fn insert_children(
     conn: &mut SqliteConnection,
     customers: &[NewCustomer<'_>],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let mut tag_ids: HashMap<String, TagId> = HashMap::new();
-    for chunk in customers.chunks(BATCH_ROWS) {
-        insert_emails(conn, chunk).await?;
-        insert_phones(conn, chunk).await?;
-        insert_branches(conn, chunk).await?;
-        insert_tags(conn, chunk, &mut tag_ids, now).await?;
+    let tag_ids = ensure_tags(conn, customers, now).await?;
+    raw::with_raw(conn, |db| {
+        let mut writer = Writer::new(db)?;
+        for c in customers {
+            let rid = writer.rid(c.id)?;
+            writer.children(rid, c, &tag_ids)?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// The ids of every tag `customers` carry, by name as written, creating the missing ones.
+async fn ensure_tags<'a>(
+    conn: &mut SqliteConnection,
+    customers: &'a [NewCustomer<'_>],
+    now: DateTime<Utc>,
+) -> Result<HashMap<&'a str, TagId>> {
+    let mut ids = HashMap::new();
+    for name in customers.iter().flat_map(|c| &c.fields.tags) {
+        if !ids.contains_key(name.as_str()) {
+            ids.insert(name.as_str(), tags::ensure(conn, name, now).await?);
+        }
     }
-    Ok(())
+    Ok(ids)
+}
+
+/// Prepared statements for customer rows, reused for every customer of a batch.
+struct Writer<'db> {
+    db: &'db rusqlite::Connection,
+    customer: rusqlite::Statement<'db>,
+    rid: rusqlite::Statement<'db>,
+    branch: rusqlite::Statement<'db>,
+    tag: rusqlite::Statement<'db>,
+}
+
+impl<'db> Writer<'db> {
+    fn new(db: &'db rusqlite::Connection) -> rusqlite::Result<Self> {
+        Ok(Self {
+            db,
+            rid: db.prepare("SELECT rid FROM customers WHERE id = ?")?,
+            customer: db.prepare(
+                "INSERT INTO customers (id, origin_branch_id, all_branches, first_name, \
+                 last_name, birthday, gender, street, city, postcode, region, country, company, \
+                 notes, external_id, emails, phones, primary_email, primary_phone, sort_name, \
+                 search_text, field_stamps, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?,
+            branch: db.prepare(
+                "INSERT OR IGNORE INTO customer_branches (customer, branch_id) VALUES (?, ?)",
+            )?,
+            tag: db
+                .prepare("INSERT OR IGNORE INTO customer_tags (customer, tag_id) VALUES (?, ?)")?,
+        })
+    }
+
+    /// Writes the customer row; returns its local key.
+    fn customer(&mut self, c: &NewCustomer<'_>, now: &str) -> rusqlite::Result<i64> {
+        let f = c.fields;
+        let sort_name = sort_name(f);
+        let origin = match c.origin {
+            Origin::Global => None,
+            Origin::Local(branch) => Some(branch.to_string()),
+        };
+        self.customer.execute(rusqlite::params![
+            c.id.to_string(),
+            origin,
+            matches!(c.assignment, Assignment::AllBranches),
+            f.first_name,
+            f.last_name,
+            f.birthday.map(|b| b.to_iso()),
+            f.gender.map(Gender::as_str),
+            f.address.street,
+            f.address.city,
+            f.address.postcode,
+            f.address.region,
+            f.address.country,
+            f.company,
+            f.notes,
+            (!f.external_id.is_empty()).then_some(&f.external_id),
+            contacts_json(&f.emails),
+            contacts_json(&f.phones),
+            f.primary_email().map(|e| &e.address),
+            f.primary_phone().map(|p| &p.number),
+            sort_name,
+            search_text(f, &sort_name),
+            c.stamps,
+            now,
+            now,
+        ])?;
+        Ok(self.db.last_insert_rowid())
+    }
+
+    /// The local key of a stored customer.
+    fn rid(&mut self, id: CustomerId) -> rusqlite::Result<i64> {
+        self.rid.query_row([id.to_string()], |row| row.get(0))
+    }
+
+    fn children(
+        &mut self,
+        rid: i64,
+        c: &NewCustomer<'_>,
+        tag_ids: &HashMap<&str, TagId>,
+    ) -> rusqlite::Result<()> {
+        if let Assignment::Branches(branches) = c.assignment {
+            for branch in branches {
+                self.branch.execute((rid, branch.to_string()))?;
+            }
+        }
+        for name in &c.fields.tags {
+            if let Some(tag) = tag_ids.get(name.as_str()) {
+                self.tag.execute((rid, tag.to_string()))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 pub(crate) async fn update_main(
@@ -73,11 +188,13 @@ pub(crate) async fn update_main(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let f = c.fields;
+    let sort_name = sort_name(f);
     sqlx::query(
         "UPDATE customers SET all_branches = ?, first_name = ?, last_name = ?, birthday = ?, \
          gender = ?, street = ?, city = ?, postcode = ?, region = ?, country = ?, company = ?, \
-         notes = ?, external_id = ?, primary_email = ?, primary_phone = ?, sort_name = ?, \
-         search_text = ?, field_stamps = ?, updated_at = ? WHERE id = ?",
+         notes = ?, external_id = ?, emails = ?, phones = ?, primary_email = ?, \
+         primary_phone = ?, sort_name = ?, search_text = ?, field_stamps = ?, updated_at = ? \
+         WHERE id = ?",
     )
     .bind(matches!(c.assignment, Assignment::AllBranches))
     .bind(&f.first_name)
@@ -92,10 +209,12 @@ pub(crate) async fn update_main(
     .bind(&f.company)
     .bind(&f.notes)
     .bind((!f.external_id.is_empty()).then_some(&f.external_id))
+    .bind(contacts_json(&f.emails))
+    .bind(contacts_json(&f.phones))
     .bind(f.primary_email().map(|e| &e.address))
     .bind(f.primary_phone().map(|p| &p.number))
-    .bind(sort_name(f))
-    .bind(search_text(f))
+    .bind(&sort_name)
+    .bind(search_text(f, &sort_name))
     .bind(&c.stamps)
     .bind(time::to_db(now))
     .bind(c.id.to_string())
@@ -105,172 +224,33 @@ pub(crate) async fn update_main(
     Ok(())
 }
 
-fn unique_external_id(e: sqlx::Error) -> Error {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => Error::ExternalIdTaken,
-        _ => Error::Database(e),
+/// A write refused because another customer has the external id becomes `ExternalIdTaken`.
+fn unique_external_id(e: impl Into<Error>) -> Error {
+    match e.into() {
+        Error::Database(sqlx::Error::Database(db)) if names_external_id(db.message()) => {
+            Error::ExternalIdTaken
+        }
+        Error::DatabaseWrite(rusqlite::Error::SqliteFailure(failure, Some(message)))
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                && names_external_id(&message) =>
+        {
+            Error::ExternalIdTaken
+        }
+        other => other,
     }
+}
+
+/// Emails or phones as the `emails` and `phones` columns hold them.
+fn contacts_json<T: serde::Serialize>(contacts: &[T]) -> String {
+    // A list of plain structs of strings and booleans always serialises.
+    serde_json::to_string(contacts).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn names_external_id(message: &str) -> bool {
+    message.contains("UNIQUE") && message.contains("customers.external_id")
 }
 
 /// The key the list sorts names by.
 pub(crate) fn sort_name(fields: &CustomerFields) -> String {
     fold(&format!("{} {}", fields.first_name, fields.last_name))
-}
-
-async fn insert_main(
-    conn: &mut SqliteConnection,
-    chunk: &[NewCustomer<'_>],
-    now: &str,
-) -> Result<()> {
-    const HEAD: &str = "INSERT INTO customers (id, origin_branch_id, all_branches, first_name, \
-         last_name, birthday, gender, street, city, postcode, region, country, company, notes, \
-         external_id, primary_email, primary_phone, sort_name, search_text, field_stamps, \
-         created_at, updated_at) ";
-    insert_values(conn, HEAD, chunk, 128, |mut row, c| {
-        let f = c.fields;
-        let origin = match c.origin {
-            Origin::Global => None,
-            Origin::Local(branch) => Some(branch.to_string()),
-        };
-        row.push_bind(c.id.to_string())
-            .push_bind(origin)
-            .push_bind(matches!(c.assignment, Assignment::AllBranches))
-            .push_bind(f.first_name.clone())
-            .push_bind(f.last_name.clone())
-            .push_bind(f.birthday.map(|b| b.to_iso()))
-            .push_bind(f.gender.map(Gender::as_str))
-            .push_bind(f.address.street.clone())
-            .push_bind(f.address.city.clone())
-            .push_bind(f.address.postcode.clone())
-            .push_bind(f.address.region.clone())
-            .push_bind(f.address.country.clone())
-            .push_bind(f.company.clone())
-            .push_bind(f.notes.clone())
-            .push_bind((!f.external_id.is_empty()).then(|| f.external_id.clone()))
-            .push_bind(f.primary_email().map(|e| e.address.clone()))
-            .push_bind(f.primary_phone().map(|p| p.number.clone()))
-            .push_bind(sort_name(f))
-            .push_bind(search_text(f))
-            .push_bind(c.stamps.clone())
-            .push_bind(now.to_owned())
-            .push_bind(now.to_owned());
-    })
-    .await
-    .map_err(unique_external_id)
-}
-
-async fn insert_emails(conn: &mut SqliteConnection, chunk: &[NewCustomer<'_>]) -> Result<()> {
-    let rows: Vec<(CustomerId, usize, &Email)> = chunk
-        .iter()
-        .flat_map(|c| {
-            c.fields
-                .emails
-                .iter()
-                .enumerate()
-                .map(move |(i, e)| (c.id, i, e))
-        })
-        .collect();
-    const HEAD: &str =
-        "INSERT INTO customer_emails (customer_id, position, address, label, is_primary) ";
-    insert_values(conn, HEAD, &rows, 256, |mut row, (id, i, e)| {
-        row.push_bind(id.to_string())
-            .push_bind(*i as i64)
-            .push_bind(e.address.clone())
-            .push_bind(e.label.clone())
-            .push_bind(e.primary);
-    })
-    .await
-    .map_err(Error::Database)
-}
-
-async fn insert_phones(conn: &mut SqliteConnection, chunk: &[NewCustomer<'_>]) -> Result<()> {
-    let rows: Vec<(CustomerId, usize, &Phone)> = chunk
-        .iter()
-        .flat_map(|c| {
-            c.fields
-                .phones
-                .iter()
-                .enumerate()
-                .map(move |(i, p)| (c.id, i, p))
-        })
-        .collect();
-    const HEAD: &str =
-        "INSERT INTO customer_phones (customer_id, position, number, label, is_primary) ";
-    insert_values(conn, HEAD, &rows, 256, |mut row, (id, i, p)| {
-        row.push_bind(id.to_string())
-            .push_bind(*i as i64)
-            .push_bind(p.number.clone())
-            .push_bind(p.label.clone())
-            .push_bind(p.primary);
-    })
-    .await
-    .map_err(Error::Database)
-}
-
-async fn insert_branches(conn: &mut SqliteConnection, chunk: &[NewCustomer<'_>]) -> Result<()> {
-    let rows: Vec<(CustomerId, BranchId)> = chunk
-        .iter()
-        .flat_map(|c| match c.assignment {
-            Assignment::AllBranches => Vec::new(),
-            Assignment::Branches(ids) => ids.iter().map(|b| (c.id, *b)).collect(),
-        })
-        .collect();
-    const HEAD: &str = "INSERT OR IGNORE INTO customer_branches (customer_id, branch_id) ";
-    insert_values(conn, HEAD, &rows, 256, |mut row, (customer, branch)| {
-        row.push_bind(customer.to_string())
-            .push_bind(branch.to_string());
-    })
-    .await
-    .map_err(Error::Database)
-}
-
-async fn insert_tags(
-    conn: &mut SqliteConnection,
-    chunk: &[NewCustomer<'_>],
-    tag_ids: &mut HashMap<String, TagId>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let mut rows: Vec<(CustomerId, TagId)> = Vec::new();
-    for c in chunk {
-        for name in &c.fields.tags {
-            let key = fold(name);
-            let id = match tag_ids.get(&key) {
-                Some(id) => *id,
-                None => {
-                    let id = tags::ensure(conn, name, now).await?;
-                    tag_ids.insert(key, id);
-                    id
-                }
-            };
-            rows.push((c.id, id));
-        }
-    }
-    const HEAD: &str = "INSERT OR IGNORE INTO customer_tags (customer_id, tag_id) ";
-    insert_values(conn, HEAD, &rows, 256, |mut row, (customer, tag)| {
-        row.push_bind(customer.to_string())
-            .push_bind(tag.to_string());
-    })
-    .await
-    .map_err(Error::Database)
-}
-
-/// Runs `head VALUES (…), (…)` for `rows` in statements of power-of-two sizes up to `max`
-/// rows, so a handful of SQL texts repeat and stay in the prepared-statement cache.
-pub(crate) async fn insert_values<T>(
-    conn: &mut SqliteConnection,
-    head: &'static str,
-    rows: &[T],
-    max: usize,
-    mut bind: impl FnMut(sqlx::query_builder::Separated<'_, Sqlite, &'static str>, &T),
-) -> Result<(), sqlx::Error> {
-    let mut rest = rows;
-    while !rest.is_empty() {
-        let size = max.min(1 << rest.len().ilog2());
-        let (part, tail) = rest.split_at(size);
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
-        qb.push_values(part, &mut bind);
-        qb.build().persistent(true).execute(&mut *conn).await?;
-        rest = tail;
-    }
-    Ok(())
 }

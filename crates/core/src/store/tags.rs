@@ -22,9 +22,9 @@ impl Store {
     /// Every tag, by name.
     pub async fn tags(&self) -> Result<Vec<Tag>> {
         let rows = sqlx::query(
-            "SELECT t.id, t.name, count(ct.customer_id) AS customers FROM tags t \
-             LEFT JOIN customer_tags ct ON ct.tag_id = t.id AND ct.customer_id NOT IN \
-               (SELECT customer_id FROM deletion_requests) \
+            "SELECT t.id, t.name, count(ct.customer) AS customers FROM tags t \
+             LEFT JOIN customer_tags ct ON ct.tag_id = t.id AND ct.customer NOT IN \
+               (SELECT c.rid FROM deletion_requests d JOIN customers c ON c.id = d.customer_id) \
              GROUP BY t.id ORDER BY t.name_key",
         )
         .fetch_all(self.pool())
