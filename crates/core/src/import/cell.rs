@@ -64,9 +64,10 @@ pub(crate) fn read_label(label: &str) -> (Option<&str>, bool) {
     ((!label.is_empty()).then_some(label), primary)
 }
 
-/// Google's own groups (`* myContacts`, `* starred`, `System Group: …`) are not tags.
+/// Google's own groups (`* myContacts`, `* starred`, `System Group: …`) are not tags; a
+/// person's own `*VIP*` is.
 pub(crate) fn is_system_label(label: &str) -> bool {
-    label.starts_with('*')
+    label.starts_with("* ")
         || label.starts_with("System Group:")
         || label.eq_ignore_ascii_case("mycontacts")
 }
@@ -106,6 +107,16 @@ mod tests {
     #[case::semicolons(" Centro ; Norte ;", &["Centro", "Norte"])]
     fn split_list_reads_every_separator(#[case] cell: &str, #[case] expected: &[&str]) {
         assert_eq!(split_list(cell).collect::<Vec<_>>(), expected);
+    }
+
+    #[rstest]
+    #[case::google_group("* myContacts", true)]
+    #[case::google_starred("* starred", true)]
+    #[case::old_google_group("System Group: My Contacts", true)]
+    #[case::own_tag_with_stars("*VIP*", false)]
+    #[case::own_tag("Clientas VIP", false)]
+    fn only_google_groups_are_system_labels(#[case] label: &str, #[case] system: bool) {
+        assert_eq!(is_system_label(label), system);
     }
 
     #[rstest]
