@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::text::fold;
 use crate::import::{
-    analyze_with_progress, check_mapping, guess_mapping, read_table_with, read_vcard, Analysis,
-    AnalyzeError, ColumnMapping, Counts, DateOrder, ImportOptions, MappingError, Merge, Problem,
-    ReadOptions, SourceTable, TableSummary,
+    analyze_with_progress, check_mapping, guess_mapping, guess_mapping_by_values, read_table_with,
+    read_vcard, Analysis, AnalyzeError, ColumnMapping, Counts, DateOrder, ImportOptions,
+    MappingError, Merge, Problem, ReadOptions, SourceTable, TableSummary,
 };
 use crate::store::{ImportItem, ImportPlacement, ImportSummary, Store, StoredMatches};
 use crate::{Error, Result};
@@ -96,7 +96,11 @@ pub fn open_file(bytes: &[u8], file_name: &str, options: ReadOptions) -> Result<
         });
     }
     let table = read_table_with(bytes, file_name, options)?;
-    let mapping = guess_mapping(&table.headers);
+    let mapping = if table.has_header_row {
+        guess_mapping(&table.headers)
+    } else {
+        guess_mapping_by_values(&table)
+    };
     Ok(OpenedFile { table, mapping })
 }
 

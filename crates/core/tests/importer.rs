@@ -347,3 +347,38 @@ async fn a_placement_naming_a_branch_that_does_not_exist_is_refused_before_writi
     assert_eq!(refused.code(), "notFound", "{refused:?}");
     assert_eq!(total(&f.store).await, 0);
 }
+
+#[tokio::test]
+async fn a_file_without_a_header_row_imports_every_customer_once_mapped() {
+    use clientela_core::import::Target;
+    let f = fixture().await;
+    let bytes = "Ana;Rey;ana@example.com;600 000 101\nEva;Sanz;eva@example.com;600 000 102\n";
+    let opened = open_file(bytes.as_bytes(), "sin-cabecera.csv", ReadOptions::default()).unwrap();
+    let guessed: Vec<Option<Target>> = opened.mapping.iter().map(|m| m.target).collect();
+    assert_eq!(
+        guessed,
+        [None, None, Some(Target::Email), Some(Target::Phone)]
+    );
+
+    let mut settings = settings(&opened);
+    settings.mapping[0].target = Some(Target::FirstName);
+    settings.mapping[1].target = Some(Target::LastName);
+    let summary = f
+        .store
+        .run_import(
+            &opened.table,
+            &settings,
+            now(),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(summary.created, 2);
+    let ana = CustomerFilter {
+        search: "ana rey".into(),
+        ..Default::default()
+    };
+    assert_eq!(f.store.count_customers(&ana).await.unwrap(), 1);
+}

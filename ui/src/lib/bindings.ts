@@ -690,6 +690,11 @@ export type TableSummary_Deserialize = {
 	encoding: TextEncoding,
 	delimiter: Delimiter,
 	headers: string[],
+	/**
+	 *  False when the first row held a customer rather than column names; that row is
+	 *  then the first data row and every column needs a field chosen by hand.
+	 */
+	hasHeaderRow: boolean,
 	/**  Data rows with at least one value. */
 	rowCount: number,
 	preview: PreviewRow[],
@@ -702,6 +707,11 @@ export type TableSummary_Serialize = {
 	encoding: TextEncoding,
 	delimiter: Delimiter,
 	headers: string[],
+	/**
+	 *  False when the first row held a customer rather than column names; that row is
+	 *  then the first data row and every column needs a field chosen by hand.
+	 */
+	hasHeaderRow: boolean,
 	/**  Data rows with at least one value. */
 	rowCount: number,
 	preview: PreviewRow[],

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::problem::column_letter;
+use super::table::{looks_like_email, looks_like_phone, SourceTable};
 use crate::domain::text;
 
 /// The customer field a column holds.
@@ -90,6 +91,34 @@ pub fn guess_mapping(headers: &[String]) -> Vec<ColumnMapping> {
             guessed: true,
         })
         .collect()
+}
+
+/// The mapping of a file without a header row: columns whose values are all email addresses
+/// or all phone numbers (nine digits or more, so dates are not taken for phones) get that
+/// field; the person chooses the rest.
+pub fn guess_mapping_by_values(table: &SourceTable) -> Vec<ColumnMapping> {
+    const SAMPLE_ROWS: usize = 20;
+    let mut mapping = guess_mapping(&table.headers);
+    for m in &mut mapping {
+        let column = m.column as usize;
+        let values: Vec<&str> = table
+            .rows()
+            .take(SAMPLE_ROWS)
+            .map(|r| r.cell(column))
+            .filter(|v| !v.is_empty())
+            .collect();
+        let all = |test: fn(&str) -> bool| !values.is_empty() && values.iter().all(|v| test(v));
+        m.target = if all(looks_like_email) {
+            Some(Target::Email)
+        } else if all(|v| {
+            looks_like_phone(v) && v.chars().filter(char::is_ascii_digit).count() >= 9
+        }) {
+            Some(Target::Phone)
+        } else {
+            None
+        };
+    }
+    mapping
 }
 
 /// Checks a mapping before analysis: duplicate headers must be confirmed by the user, and at

@@ -28,7 +28,8 @@ pub use birthday::DateOrder;
 pub use decode::TextEncoding;
 pub use export::{export_csv, ExportRow};
 pub use mapping::{
-    check_mapping, guess_mapping, guess_target, ColumnMapping, MappingError, Target,
+    check_mapping, guess_mapping, guess_mapping_by_values, guess_target, ColumnMapping,
+    MappingError, Target,
 };
 pub use merge::{ImportedCustomer, Merge};
 pub use problem::{column_letter, ColumnRef, Problem, ProblemCode, Severity};

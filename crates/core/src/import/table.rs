@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cell::{cell_value, push_with_lf};
 use super::decode::{decode, TextEncoding};
+use super::mapping::guess_target;
 use super::problem::{ColumnRef, Problem, ProblemCode, Severity};
 
 /// Why a file cannot be read as a table at all.
@@ -81,8 +82,11 @@ pub struct SourceTable {
     pub encoding: TextEncoding,
     /// The delimiter the fields were split on.
     pub delimiter: Delimiter,
-    /// Header texts, trimmed; trailing empty headers are left out.
+    /// Header texts, trimmed; trailing empty headers are left out. All empty when the
+    /// file has no header row.
     pub headers: Vec<String>,
+    /// False when the first row held a customer rather than column names.
+    pub has_header_row: bool,
     /// Rows that could not be read (an unclosed quote) and stray values past the last column.
     pub problems: Vec<Problem>,
     cells: CellStore,
@@ -126,6 +130,9 @@ pub struct TableSummary {
     pub encoding: TextEncoding,
     pub delimiter: Delimiter,
     pub headers: Vec<String>,
+    /// False when the first row held a customer rather than column names; that row is
+    /// then the first data row and every column needs a field chosen by hand.
+    pub has_header_row: bool,
     /// Data rows with at least one value.
     pub row_count: u32,
     pub preview: Vec<PreviewRow>,
@@ -154,6 +161,7 @@ impl SourceTable {
             encoding,
             delimiter,
             headers,
+            has_header_row: true,
             problems: Vec::new(),
             cells,
         }
@@ -198,6 +206,7 @@ impl SourceTable {
             encoding: self.encoding,
             delimiter: self.delimiter,
             headers: self.headers.clone(),
+            has_header_row: self.has_header_row,
             row_count: u32::try_from(self.row_count()).unwrap_or(u32::MAX),
             preview,
             problems: self.problems.clone(),
@@ -281,9 +290,19 @@ pub fn read_table_with(
         .or(declared)
         .unwrap_or_else(|| detect_delimiter(body));
     let mut records = Records::new(body, delimiter);
-    let headers = records.header().ok_or(FileError::NoHeader)?;
-    let mut table = SourceTable::new(file_name, decoded.encoding, delimiter, headers);
+    let (first, headers) = records.header().ok_or(FileError::NoHeader)?;
+    let has_header_row = !looks_like_a_customer(&headers);
+    let names = if has_header_row {
+        headers
+    } else {
+        vec![String::new(); headers.len()]
+    };
+    let mut table = SourceTable::new(file_name, decoded.encoding, delimiter, names);
+    table.has_header_row = has_header_row;
     table.reserve(body.len());
+    if !has_header_row {
+        table.push_row(first.row, first.fields.iter());
+    }
     while let Some(record) = records.next_record() {
         match record.open_quote_column {
             Some(column) => table.problems.push(unclosed_quote(&table, &record, column)),
@@ -311,16 +330,46 @@ fn unclosed_quote(table: &SourceTable, record: &Record, column: usize) -> Proble
     )
 }
 
+/// A first row that names no known column but holds an email address or a phone number is
+/// a customer, not a header: files exported without headers start with their data.
+fn looks_like_a_customer(first_row: &[String]) -> bool {
+    let names_a_column = first_row.iter().any(|c| guess_target(c).is_some());
+    let holds_a_contact = first_row
+        .iter()
+        .any(|c| looks_like_email(c) || looks_like_phone(c));
+    !names_a_column && holds_a_contact
+}
+
+pub(crate) fn looks_like_email(cell: &str) -> bool {
+    cell.split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+}
+
+pub(crate) fn looks_like_phone(cell: &str) -> bool {
+    let digits = cell.chars().filter(char::is_ascii_digit).count();
+    digits >= 6
+        && cell
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-./()".contains(c))
+}
+
 /// Excel writes `sep=;` as the first line to name the delimiter; that line is not a row.
+/// Saved again by a spreadsheet it may come back quoted (`"sep=;"`) or padded with empty
+/// cells (`sep=;;;;`).
 fn split_sep_line(text: &str) -> (Option<Delimiter>, &str) {
     let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
-    let declared = first
+    let line = first.trim_end_matches('\r');
+    let line = line
+        .strip_prefix('"')
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap_or(line);
+    let declared = line
         .get(..4)
         .filter(|p| p.eq_ignore_ascii_case("sep="))
-        .and_then(|_| first[4..].trim_end_matches('\r').chars().next())
+        .and_then(|_| line[4..].chars().next())
         .and_then(Delimiter::from_char);
     match declared {
-        Some(d) if first[5..].trim().is_empty() => (Some(d), rest),
+        Some(d) if line[5..].trim().chars().all(|c| c == d.byte() as char) => (Some(d), rest),
         _ => (None, text),
     }
 }
@@ -375,8 +424,8 @@ impl<'a> Records<'a> {
         }
     }
 
-    /// The first record with a value, trimmed, without trailing empty headers.
-    fn header(&mut self) -> Option<Vec<String>> {
+    /// The first record with a value, and its values trimmed, without trailing empty ones.
+    fn header(&mut self) -> Option<(Record, Vec<String>)> {
         while let Some(record) = self.next_record() {
             let mut headers: Vec<String> = record
                 .fields
@@ -387,7 +436,7 @@ impl<'a> Records<'a> {
                 headers.pop();
             }
             if !headers.is_empty() {
-                return Some(headers);
+                return Some((record, headers));
             }
         }
         None
@@ -505,9 +554,37 @@ mod tests {
     }
 
     #[test]
-    fn the_sep_line_is_not_a_row() {
-        let table =
-            read_table(b"sep=;\r\nnombre;email\r\nAna;ana@example.com\r\n", "x.csv").unwrap();
+    fn a_file_without_a_header_row_keeps_its_first_customer_as_row_one() {
+        let text = "Ana;Rey;ana@example.com;600 000 101\nEva;Sanz;;600 000 102\n";
+        let table = read_table(text.as_bytes(), "sin-cabecera.csv").unwrap();
+        assert!(!table.has_header_row);
+        assert_eq!(table.headers, vec![""; 4]);
+        assert_eq!(
+            rows(&table),
+            vec![
+                (1, vec!["Ana", "Rey", "ana@example.com", "600 000 101"]),
+                (2, vec!["Eva", "Sanz", "", "600 000 102"]),
+            ]
+        );
+    }
+
+    #[rstest]
+    #[case::known_names("Nombre;Email\nAna;ana@example.com\n")]
+    #[case::no_contact_in_the_first_row("Cliente;Dato\nAna;ana@example.com\n")]
+    fn a_first_row_of_column_names_is_the_header(#[case] text: &str) {
+        let table = read_table(text.as_bytes(), "x.csv").unwrap();
+        assert!(table.has_header_row);
+        assert_eq!(table.row_count(), 1);
+    }
+
+    #[rstest]
+    #[case::plain("sep=;")]
+    #[case::padded_by_a_spreadsheet("sep=;;;")]
+    #[case::quoted("\"sep=;\"")]
+    fn the_sep_line_is_not_a_row(#[case] sep: &str) {
+        let text = format!("{sep}\r\nnombre;email\r\nAna;ana@example.com\r\n");
+        let table = read_table(text.as_bytes(), "x.csv").unwrap();
+        assert_eq!(table.delimiter, Delimiter::Semicolon);
         assert_eq!(table.headers, ["nombre", "email"]);
         assert_eq!(rows(&table), [(2, vec!["Ana", "ana@example.com"])]);
     }
