@@ -1,0 +1,105 @@
+//! The HTTP API: `/v1/...`, JSON in and out, every request authenticated by a bearer secret.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use clientela_core::sync::{PullResponse, PushRequest, PushResponse, MAX_PULL, MAX_PUSH};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::db::{Caller, Db, Role};
+use crate::Error;
+
+/// The routes, over `db`.
+pub fn router(db: Db) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/sync/push", post(push))
+        .route("/v1/sync/pull", get(pull))
+        .fallback(|| async { Error::NotFound("route") })
+        .with_state(db)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn push(
+    State(db): State<Db>,
+    caller: Caller,
+    Body(request): Body<PushRequest>,
+) -> Result<Json<PushResponse>, Error> {
+    head_office_only(&caller)?;
+    if request.changes.len() > MAX_PUSH {
+        return Err(Error::invalid(
+            "changes",
+            format!("more than {MAX_PUSH} in one push"),
+        ));
+    }
+    let results = db.push(&caller, &request.changes).await?;
+    Ok(Json(PushResponse { results }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PullQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<u32>,
+}
+
+async fn pull(
+    State(db): State<Db>,
+    caller: Caller,
+    query: Result<Query<PullQuery>, QueryRejection>,
+) -> Result<Json<PullResponse>, Error> {
+    head_office_only(&caller)?;
+    let Query(query) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
+    let limit = query.limit.unwrap_or(MAX_PULL);
+    if limit == 0 || limit > MAX_PULL {
+        return Err(Error::invalid("limit", format!("must be 1 to {MAX_PULL}")));
+    }
+    Ok(Json(db.pull(&caller, query.after, limit).await?))
+}
+
+/// Branch views need the server to filter the log by assignment, which comes next; until
+/// then a branch credential is refused rather than shown other branches' data.
+fn head_office_only(caller: &Caller) -> Result<(), Error> {
+    match caller.role {
+        Role::HeadOffice => Ok(()),
+        Role::Branch => Err(Error::Forbidden(
+            "branch credentials cannot sync with this server version yet",
+        )),
+    }
+}
+
+impl FromRequestParts<Db> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, db: &Db) -> Result<Self, Self::Rejection> {
+        let secret = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(Error::Unauthorized)?;
+        db.caller(secret.trim()).await?.ok_or(Error::Unauthorized)
+    }
+}
+
+/// A JSON body whose rejection names what is wrong, as `{ code, message }`.
+struct Body<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(req, state)
+            .await
+            .map_err(|e: JsonRejection| Error::invalid("body", e.body_text()))?;
+        Ok(Body(value))
+    }
+}

@@ -1,0 +1,413 @@
+//! The sync server over HTTP on loopback port 0, with its SQLite database in a temporary
+//! folder: pushes apply once, pulls page the log, credentials are checked on every request.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use clientela_core::hlc::Clock;
+use clientela_core::sync::{
+    ApiError, Change, ChangeOp, FieldChange, PullResponse, PushOutcome, PushRequest, PushResponse,
+};
+use clientela_server::{serve, Db, Role};
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// A running server; dropping it stops the server.
+struct TestServer {
+    address: SocketAddr,
+    db: Db,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    async fn start(dir: &Path) -> Self {
+        let db = Db::open(dir).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, db.clone(), async {
+            let _ = stopped.await;
+        }));
+        Self {
+            address,
+            db,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits until it has.
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    async fn push(&self, secret: &str, changes: Vec<Change>) -> PushResponse {
+        let response = reqwest::Client::new()
+            .post(self.url("/v1/sync/push"))
+            .bearer_auth(secret)
+            .json(&PushRequest { changes })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    async fn pull(&self, secret: &str, after: i64) -> PullResponse {
+        let response = reqwest::Client::new()
+            .get(self.url(&format!("/v1/sync/pull?after={after}")))
+            .bearer_auth(secret)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A company with its head-office secret.
+async fn company(db: &Db, name: &str) -> (String, String) {
+    let company = db.add_company(name).await.unwrap();
+    let (_, secret) = db
+        .add_credential(&company, Role::HeadOffice, None, "oficina central")
+        .await
+        .unwrap();
+    (company, secret)
+}
+
+/// A desktop making changes with its own node id and clock.
+struct Node {
+    id: Uuid,
+    clock: Clock,
+    seq: i64,
+}
+
+impl Node {
+    fn new() -> Self {
+        let id = Uuid::now_v7();
+        Self {
+            id,
+            clock: Clock::new(id, None),
+            seq: 0,
+        }
+    }
+
+    fn change(&mut self, customer: Uuid, op: ChangeOp, set: &[(&str, &str)]) -> Change {
+        self.seq += 1;
+        let hlc = self.clock.tick(chrono::Utc::now()).to_string();
+        let fields: BTreeMap<String, FieldChange> = set
+            .iter()
+            .map(|(name, value)| {
+                let field = FieldChange {
+                    value: json!(value),
+                    stamp: hlc.clone(),
+                    base: None,
+                };
+                ((*name).to_owned(), field)
+            })
+            .collect();
+        Change {
+            id: format!("{}:{}", self.id, self.seq),
+            entity: "customer".into(),
+            entity_id: customer.to_string(),
+            op,
+            hlc,
+            fields,
+        }
+    }
+}
+
+fn applied(outcome: &PushOutcome) -> i64 {
+    match outcome {
+        PushOutcome::Applied { seq } => *seq,
+        other => panic!("expected applied, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_pushed_change_is_pulled_with_its_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (_, secret) = company(&server.db, "Salones Norte").await;
+    let mut node = Node::new();
+    let customer = Uuid::now_v7();
+    let change = node.change(customer, ChangeOp::Upsert, &[("firstName", "Celia")]);
+
+    let pushed = server.push(&secret, vec![change.clone()]).await;
+    let seq = applied(&pushed.results[0].outcome);
+
+    let pulled = server.pull(&secret, 0).await;
+    assert_eq!(pulled.changes.len(), 1);
+    assert_eq!(pulled.changes[0].seq, seq);
+    assert_eq!(pulled.changes[0].change, change);
+    assert_eq!(pulled.last_seq, seq);
+    assert!(!pulled.more);
+    assert!(server.pull(&secret, seq).await.changes.is_empty());
+}
+
+#[tokio::test]
+async fn a_push_retried_after_a_lost_response_is_applied_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (_, secret) = company(&server.db, "Salones Norte").await;
+    let mut node = Node::new();
+    let change = node.change(
+        Uuid::now_v7(),
+        ChangeOp::Upsert,
+        &[("notes", "Prefiere tardes")],
+    );
+
+    let first = server.push(&secret, vec![change.clone()]).await;
+    // The response was lost on the way; the desktop sends the same batch again.
+    let again = server.push(&secret, vec![change]).await;
+
+    let seq = applied(&first.results[0].outcome);
+    assert_eq!(again.results[0].outcome, PushOutcome::Duplicate { seq });
+    assert_eq!(server.pull(&secret, 0).await.changes.len(), 1);
+}
+
+#[tokio::test]
+async fn a_deletion_wins_over_a_later_edit_and_leaves_no_earlier_data_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (_, secret) = company(&server.db, "Salones Norte").await;
+    let (mut office, mut branch) = (Node::new(), Node::new());
+    let diego = Uuid::now_v7();
+    let created = office.change(diego, ChangeOp::Upsert, &[("firstName", "Diego")]);
+    server.push(&secret, vec![created]).await;
+
+    let deleted = office.change(diego, ChangeOp::Delete, &[]);
+    let delete_seq = applied(&server.push(&secret, vec![deleted.clone()]).await.results[0].outcome);
+    let offline_edit = branch.change(diego, ChangeOp::Upsert, &[("notes", "Reprogramar cita")]);
+    let late = server.push(&secret, vec![offline_edit]).await;
+
+    match &late.results[0].outcome {
+        PushOutcome::Refused { code, message } => {
+            assert_eq!(code, "deleted");
+            assert!(message.contains("deleted on"), "{message}");
+        }
+        other => panic!("expected the edit refused, got {other:?}"),
+    }
+    let log = server.pull(&secret, 0).await;
+    assert_eq!(log.changes.len(), 1, "only the deletion stays");
+    assert_eq!(log.changes[0].seq, delete_seq);
+    assert_eq!(log.changes[0].change, deleted);
+}
+
+#[tokio::test]
+async fn a_restarted_server_keeps_every_acknowledged_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (_, secret) = company(&server.db, "Salones Norte").await;
+    let mut node = Node::new();
+    let changes: Vec<Change> = (0..3)
+        .map(|_| node.change(Uuid::now_v7(), ChangeOp::Upsert, &[("firstName", "Ana")]))
+        .collect();
+    server.push(&secret, changes.clone()).await;
+    server.stop().await;
+
+    let restarted = TestServer::start(dir.path()).await;
+    let log = restarted.pull(&secret, 0).await;
+    let pulled: Vec<Change> = log.changes.into_iter().map(|c| c.change).collect();
+    assert_eq!(pulled, changes);
+}
+
+#[tokio::test]
+async fn pulls_come_in_pages_that_end_with_more_false() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (_, secret) = company(&server.db, "Salones Norte").await;
+    let mut node = Node::new();
+    let changes: Vec<Change> = (0..5)
+        .map(|_| node.change(Uuid::now_v7(), ChangeOp::Upsert, &[("firstName", "Ana")]))
+        .collect();
+    server.push(&secret, changes).await;
+
+    let client = reqwest::Client::new();
+    let mut after = 0;
+    let mut pages = 0;
+    loop {
+        let page: PullResponse = client
+            .get(server.url(&format!("/v1/sync/pull?after={after}&limit=2")))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        pages += 1;
+        after = page.last_seq;
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+}
+
+/// Who may read and write what, one row per case.
+#[tokio::test]
+async fn access_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (north, north_secret) = company(&server.db, "Salones Norte").await;
+    let (_, south_secret) = company(&server.db, "Estudios Sur").await;
+    let (_, branch_secret) = server
+        .db
+        .add_credential(
+            &north,
+            Role::Branch,
+            Some(&Uuid::now_v7().to_string()),
+            "Centro",
+        )
+        .await
+        .unwrap();
+    let (revoked_id, revoked_secret) = server
+        .db
+        .add_credential(&north, Role::HeadOffice, None, "old laptop")
+        .await
+        .unwrap();
+    let mut node = Node::new();
+    let change = node.change(Uuid::now_v7(), ChangeOp::Upsert, &[("firstName", "Celia")]);
+    server.push(&north_secret, vec![change]).await;
+    // Works until revoked, refused at the very next request.
+    assert_eq!(server.pull(&revoked_secret, 0).await.changes.len(), 1);
+    server.db.revoke_credential(&revoked_id).await.unwrap();
+
+    let cases: [(&str, Option<&str>, StatusCode, usize); 6] = [
+        (
+            "head office of the company",
+            Some(&north_secret),
+            StatusCode::OK,
+            1,
+        ),
+        (
+            "another company's head office",
+            Some(&south_secret),
+            StatusCode::OK,
+            0,
+        ),
+        (
+            "a branch (not served yet)",
+            Some(&branch_secret),
+            StatusCode::FORBIDDEN,
+            0,
+        ),
+        (
+            "a revoked credential",
+            Some(&revoked_secret),
+            StatusCode::UNAUTHORIZED,
+            0,
+        ),
+        (
+            "an unknown secret",
+            Some("clt_0000"),
+            StatusCode::UNAUTHORIZED,
+            0,
+        ),
+        ("no credential", None, StatusCode::UNAUTHORIZED, 0),
+    ];
+    for (who, secret, status, visible) in cases {
+        let mut request = reqwest::Client::new().get(server.url("/v1/sync/pull?after=0"));
+        if let Some(secret) = secret {
+            request = request.bearer_auth(secret);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{who}");
+        if status == StatusCode::OK {
+            let page: PullResponse = response.json().await.unwrap();
+            assert_eq!(page.changes.len(), visible, "{who}");
+        } else {
+            let error: ApiError = response.json().await.unwrap();
+            assert!(!error.code.is_empty() && !error.message.is_empty(), "{who}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_4xx_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (_, secret) = company(&server.db, "Salones Norte").await;
+    let client = reqwest::Client::new();
+
+    let cases = [
+        ("/v1/sync/push", json!({ "cambios": [] }), "changes"),
+        ("/v1/sync/push", json!({ "changes": [{ "id": 7 }] }), "id"),
+        ("/v1/sync/push", json!({ "changes": "none" }), "changes"),
+    ];
+    for (path, body, field) in cases {
+        let response = client
+            .post(server.url(path))
+            .bearer_auth(&secret)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
+        let error: ApiError = response.json().await.unwrap();
+        assert_eq!(error.code, "invalidInput");
+        assert!(error.message.contains(field), "{body}: {}", error.message);
+    }
+
+    let response = client
+        .post(server.url("/v1/sync/push"))
+        .bearer_auth(&secret)
+        .header("content-type", "application/json")
+        .body("{ not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: ApiError = response.json().await.unwrap();
+    assert!(error.message.contains("JSON"), "{}", error.message);
+
+    let response = client
+        .get(server.url("/v1/sync/pull?limit=0"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: ApiError = response.json().await.unwrap();
+    assert!(error.message.contains("limit"), "{}", error.message);
+
+    // A well-formed request with a wrong change is refused per change, naming the field.
+    let mut node = Node::new();
+    let mut change = node.change(Uuid::now_v7(), ChangeOp::Upsert, &[("notes", "x")]);
+    change.id = "not-an-id".into();
+    let pushed = server.push(&secret, vec![change]).await;
+    match &pushed.results[0].outcome {
+        PushOutcome::Refused { code, message } => {
+            assert_eq!(code, "invalidChange");
+            assert!(message.starts_with("id:"), "{message}");
+        }
+        other => panic!("expected refused, got {other:?}"),
+    }
+    assert!(server.pull(&secret, 0).await.changes.is_empty());
+}
