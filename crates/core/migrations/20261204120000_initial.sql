@@ -119,3 +119,37 @@ CREATE TABLE outbox (
     created_at TEXT NOT NULL
 ) STRICT;
 CREATE INDEX outbox_entity ON outbox (entity, entity_id);
+
+-- Same-field edits made on two devices without seeing each other. The higher clock stamp
+-- won on every device; the other value is kept here for head office to look at.
+CREATE TABLE sync_conflicts (
+    id            INTEGER PRIMARY KEY,
+    customer_id   TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    field         TEXT NOT NULL,
+    -- JSON values with their clock stamps and where they came from
+    kept_value    TEXT NOT NULL,
+    kept_stamp    TEXT NOT NULL,
+    lost_value    TEXT NOT NULL,
+    lost_stamp    TEXT NOT NULL,
+    lost_author   TEXT NOT NULL,
+    detected_at   TEXT NOT NULL,
+    resolved_at   TEXT
+) STRICT;
+CREATE INDEX sync_conflicts_customer ON sync_conflicts (customer_id);
+
+-- What sync could not do, for the Sync issues panel: changes the server refused, and local
+-- edits discarded because the customer was deleted elsewhere. Ids and field names only.
+CREATE TABLE sync_issues (
+    id          INTEGER PRIMARY KEY,
+    -- refused | discardedEdit
+    kind        TEXT NOT NULL,
+    entity      TEXT NOT NULL,
+    entity_id   TEXT NOT NULL,
+    code        TEXT NOT NULL,
+    -- JSON list of field names
+    fields      TEXT NOT NULL,
+    -- who deleted it, or the server's reason
+    detail      TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+) STRICT;

@@ -40,8 +40,9 @@ impl Db {
         limit: u32,
     ) -> Result<PullResponse, Error> {
         let rows = sqlx::query(
-            "SELECT seq, body FROM change_log WHERE company_id = ? AND seq > ? \
-             ORDER BY seq LIMIT ?",
+            "SELECT l.seq, l.body, c.name AS author FROM change_log l \
+             JOIN credentials c ON c.id = l.author \
+             WHERE l.company_id = ? AND l.seq > ? ORDER BY l.seq LIMIT ?",
         )
         .bind(&caller.company)
         .bind(after)
@@ -58,6 +59,7 @@ impl Db {
                     .map_err(|e| Error::invalid("change_log.body", e.to_string()))?;
                 Ok(LoggedChange {
                     seq: r.try_get("seq")?,
+                    author: r.try_get("author")?,
                     change,
                 })
             })

@@ -1,9 +1,9 @@
 //! Customers: the record, its emails, phones, tags and branch assignment.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqliteConnection};
 
 use super::outbox::{self, Op};
@@ -20,11 +20,16 @@ use crate::{Error, Result};
 /// The change a customer's outbox entry carries: which fields changed, not their values.
 /// The sync client reads the values, with their clock stamps, from the customer row when it
 /// sends the change, so the queue never holds a second copy of personal data.
-#[derive(Serialize)]
+///
+/// `base` holds each changed field's stamp before the change: a device that receives the
+/// change with a different stamp for that field had a concurrent edit (a conflict).
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CustomerChange {
-    origin: Origin,
-    changed: Vec<&'static str>,
+pub(crate) struct CustomerChange {
+    pub origin: Origin,
+    pub changed: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub base: BTreeMap<String, String>,
 }
 
 impl Store {
@@ -114,28 +119,27 @@ pub(crate) async fn replace(
 ) -> Result<()> {
     let id = before.id;
     let changed = changed_fields(before, fields, assignment);
-    let stamps = restamp(&stamps_of(conn, id).await?, &changed, stamp);
+    let old = stamp_map(&stamps_of(conn, id).await?);
+    let base = changed
+        .iter()
+        .filter_map(|f| Some(((*f).to_owned(), stamp_of(&old, f)?.to_owned())))
+        .collect();
+    let mut stamps = old;
+    for field in &changed {
+        stamps.insert((*field).to_owned(), stamp.to_string());
+    }
     let new = NewCustomer {
         id,
         origin: before.origin,
         assignment,
         fields,
-        stamps,
+        stamps: stamps_text(&stamps),
     };
-    update_main(conn, &new, now).await?;
-    for table in ["customer_branches", "customer_tags"] {
-        let sql = format!(
-            "DELETE FROM {table} WHERE customer = (SELECT rid FROM customers WHERE id = ?)"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .execute(&mut *conn)
-            .await?;
-    }
-    insert_children(conn, std::slice::from_ref(&new), now).await?;
+    rewrite(conn, &new, now).await?;
     let change = CustomerChange {
         origin: before.origin,
-        changed,
+        changed: changed.iter().map(|f| (*f).to_owned()).collect(),
+        base,
     };
     outbox::push(
         conn,
@@ -154,7 +158,8 @@ pub(crate) async fn replace(
 pub(crate) fn created_payload(c: &NewCustomer<'_>) -> Result<String> {
     let change = CustomerChange {
         origin: c.origin,
-        changed: vec!["*"],
+        changed: vec!["*".to_owned()],
+        base: BTreeMap::new(),
     };
     serde_json::to_string(&change).map_err(|e| Error::InvalidInput {
         field: "outbox payload",
@@ -167,12 +172,41 @@ pub(crate) fn all_fields_stamped(stamp: Stamp) -> String {
     serde_json::json!({ "*": stamp.to_string() }).to_string()
 }
 
-fn restamp(stamps: &str, changed: &[&'static str], stamp: Stamp) -> String {
-    let mut map: HashMap<String, String> = serde_json::from_str(stamps).unwrap_or_default();
-    for field in changed {
-        map.insert((*field).to_owned(), stamp.to_string());
+/// Rewrites a stored customer's row, branches and tags with `new`; no outbox entry.
+pub(crate) async fn rewrite(
+    conn: &mut SqliteConnection,
+    new: &NewCustomer<'_>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    update_main(conn, new, now).await?;
+    for table in ["customer_branches", "customer_tags"] {
+        let sql = format!(
+            "DELETE FROM {table} WHERE customer = (SELECT rid FROM customers WHERE id = ?)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(new.id.to_string())
+            .execute(&mut *conn)
+            .await?;
     }
-    serde_json::to_string(&map).unwrap_or_else(|_| all_fields_stamped(stamp))
+    insert_children(conn, std::slice::from_ref(new), now).await
+}
+
+/// The `field_stamps` column as a map; `*` covers every field not named.
+pub(crate) fn stamp_map(stamps: &str) -> BTreeMap<String, String> {
+    serde_json::from_str(stamps).unwrap_or_default()
+}
+
+pub(crate) fn stamps_text(stamps: &BTreeMap<String, String>) -> String {
+    // A map of strings always serialises.
+    serde_json::to_string(stamps).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// A field's stamp: its own, or the one covering every field.
+pub(crate) fn stamp_of<'a>(stamps: &'a BTreeMap<String, String>, field: &str) -> Option<&'a str> {
+    stamps
+        .get(field)
+        .or_else(|| stamps.get("*"))
+        .map(String::as_str)
 }
 
 fn changed_fields(
@@ -202,7 +236,7 @@ fn changed_fields(
     changed
 }
 
-async fn stamps_of(conn: &mut SqliteConnection, id: CustomerId) -> Result<String> {
+pub(crate) async fn stamps_of(conn: &mut SqliteConnection, id: CustomerId) -> Result<String> {
     Ok(
         sqlx::query_scalar("SELECT field_stamps FROM customers WHERE id = ?")
             .bind(id.to_string())

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqliteConnection};
 
 use super::appointments::slots_of;
+use super::customers;
 use super::outbox::{self, Op};
 use super::{time, Store};
 use crate::domain::deletion::{plan_deletion, DeletionPlan};
@@ -88,8 +89,16 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             keep_only_blocked_branches(&mut tx, id, &plan).await?;
-            let payload = serde_json::json!({ "deletionRequested": time::to_db(now) });
+            // The customer left the cleared branches: its assignment changed.
+            let payload = serde_json::json!({ "changed": ["assignment"] });
             let stamp = self.stamp(now);
+            let mut stamps = customers::stamp_map(&customers::stamps_of(&mut tx, id).await?);
+            stamps.insert("assignment".into(), stamp.to_string());
+            sqlx::query("UPDATE customers SET field_stamps = ? WHERE id = ?")
+                .bind(customers::stamps_text(&stamps))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
             outbox::push(
                 &mut tx,
                 "customer",
@@ -188,39 +197,20 @@ impl Store {
         Ok(pending)
     }
 
-    /// Removes every trace of the customer but its id (rule 9).
+    /// Removes every trace of the customer but its id (rule 9), and queues the deletion
+    /// for the other devices.
     async fn purge(
         &self,
         conn: &mut SqliteConnection,
         id: CustomerId,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let key = id.to_string();
-        outbox::forget(conn, "customer", &key).await?;
-        sqlx::query(
-            "DELETE FROM outbox WHERE entity = 'appointment' AND entity_id IN \
-             (SELECT id FROM appointments WHERE customer_id = ?)",
-        )
-        .bind(&key)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query("DELETE FROM customers WHERE id = ?")
-            .bind(&key)
-            .execute(&mut *conn)
-            .await?;
         let stamp = self.stamp(now);
-        sqlx::query(
-            "INSERT OR REPLACE INTO tombstones (customer_id, deleted_at, hlc) VALUES (?, ?, ?)",
-        )
-        .bind(&key)
-        .bind(time::to_db(now))
-        .bind(stamp.to_string())
-        .execute(&mut *conn)
-        .await?;
+        purge_rows(conn, id, now, &stamp.to_string()).await?;
         outbox::push(
             conn,
             "customer",
-            &key,
+            &id.to_string(),
             Op::Delete,
             &serde_json::json!({}),
             stamp,
@@ -228,6 +218,38 @@ impl Store {
         )
         .await
     }
+}
+
+/// Removes the customer, its appointments and its unsent changes, leaving a tombstone
+/// stamped `hlc`.
+pub(crate) async fn purge_rows(
+    conn: &mut SqliteConnection,
+    id: CustomerId,
+    now: DateTime<Utc>,
+    hlc: &str,
+) -> Result<()> {
+    let key = id.to_string();
+    outbox::forget(conn, "customer", &key).await?;
+    sqlx::query(
+        "DELETE FROM outbox WHERE entity = 'appointment' AND entity_id IN \
+         (SELECT id FROM appointments WHERE customer_id = ?)",
+    )
+    .bind(&key)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM customers WHERE id = ?")
+        .bind(&key)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT OR REPLACE INTO tombstones (customer_id, deleted_at, hlc) VALUES (?, ?, ?)",
+    )
+    .bind(&key)
+    .bind(time::to_db(now))
+    .bind(hlc)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Refuses changes to a customer whose deletion head office has already ordered.

@@ -12,6 +12,7 @@ mod list;
 mod outbox;
 mod raw;
 mod rows;
+mod sync;
 mod tags;
 mod time;
 
@@ -33,6 +34,7 @@ pub use branches::{Branch, BranchInput};
 pub use deletions::{BlockedBranch, BranchRef, DeletionOutcome, PendingDeletion};
 pub use import::{ImportConflict, ImportItem, ImportPlacement, ImportSummary, StoredMatches};
 pub use list::{CustomerFilter, CustomerPage, CustomerRow, OriginFilter, SortKey};
+pub use sync::{Applied, OutgoingChange, SyncConflict, SyncIssue, SyncIssueKind};
 pub use tags::Tag;
 
 /// The desktop's local database.
@@ -99,6 +101,14 @@ impl Store {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .tick(now)
+    }
+
+    /// Takes in a stamp seen in another device's change, so later local stamps sort after it.
+    pub(crate) fn observe(&self, remote: Stamp) {
+        self.clock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .observe(remote);
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {

@@ -7,9 +7,13 @@
 //! under an increasing sequence number; desktops pull the log after the last sequence they
 //! have seen, a page at a time.
 
+mod client;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use client::{sync_once, SyncClient, SyncError, SyncReport};
 
 /// Most changes one push may carry.
 pub const MAX_PUSH: usize = 500;
@@ -105,6 +109,8 @@ pub struct PullResponse {
 #[serde(rename_all = "camelCase")]
 pub struct LoggedChange {
     pub seq: i64,
+    /// The name of the credential that pushed it ("oficina central", "Centro").
+    pub author: String,
     pub change: Change,
 }
 
