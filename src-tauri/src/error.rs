@@ -25,6 +25,16 @@ impl From<clientela_core::Error> for CommandError {
     }
 }
 
+impl From<clientela_core::sync::SyncError> for CommandError {
+    fn from(e: clientela_core::sync::SyncError) -> Self {
+        if let clientela_core::sync::SyncError::Store(e) = e {
+            return e.into();
+        }
+        tracing::warn!(code = e.code(), error = %e, "sync failed");
+        Self::new(e.code(), e.to_string())
+    }
+}
+
 /// What every command returns.
 pub type CommandResult<T> = Result<T, CommandError>;
 

@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod logging;
 mod state;
+mod sync;
 mod window;
 
 use std::path::PathBuf;
@@ -32,7 +33,7 @@ const DELETION_RETRY_EVERY: Duration = Duration::from_secs(60);
 
 /// The commands and events the UI sees, as one specta builder.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
-    use commands::{catalog, customers, import};
+    use commands::{catalog, customers, import, sync as sync_commands};
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(collect_commands![
             commands::app_info,
@@ -59,8 +60,17 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             import::import_analyze,
             import::import_run,
             import::import_cancel,
+            sync_commands::sync_state,
+            sync_commands::sync_sign_in,
+            sync_commands::sync_sign_out,
+            sync_commands::sync_now,
+            sync_commands::sync_problems,
         ])
-        .events(collect_events![DeletionsCompleted])
+        .events(collect_events![
+            DeletionsCompleted,
+            sync::SyncChanged,
+            sync::SyncProgress
+        ])
 }
 
 /// Writes the UI's TypeScript bindings to `path`.
@@ -101,6 +111,7 @@ pub fn run() {
             window::remember_size(app, &preferences)?;
             app.manage(AppState::new(store, preferences));
             spawn_deletion_retries(app.handle().clone());
+            sync::spawn(app.handle().clone());
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "Clientela started");
             Ok(())
         })

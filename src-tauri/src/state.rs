@@ -1,4 +1,4 @@
-//! What the commands share: the local store and the import in progress.
+//! What the commands share: the local store, the import in progress and sync.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clientela_core::import::SourceTable;
 use clientela_core::store::Store;
+use clientela_core::sync::Syncer;
 use tokio::sync::Mutex;
 
 use crate::error::CommandError;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub import_cancel: AtomicBool,
     /// The preferences file, beside the database.
     pub preferences: PathBuf,
+    /// The sync account and rounds.
+    pub syncer: Syncer,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
             import: Mutex::new(None),
             import_cancel: AtomicBool::new(false),
             preferences,
+            syncer: Syncer::default(),
         }
     }
 

@@ -6,7 +6,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use clientela_core::sync::{PullResponse, PushRequest, PushResponse, MAX_PULL, MAX_PUSH};
+use clientela_core::sync::{PullResponse, PushRequest, PushResponse, Session, MAX_PULL, MAX_PUSH};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -17,6 +17,7 @@ use crate::Error;
 pub fn router(db: Db) -> Router {
     Router::new()
         .route("/v1/health", get(health))
+        .route("/v1/session", get(session))
         .route("/v1/sync/push", post(push))
         .route("/v1/sync/pull", get(pull))
         .fallback(|| async { Error::NotFound("route") })
@@ -25,6 +26,10 @@ pub fn router(db: Db) -> Router {
 
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn session(State(db): State<Db>, caller: Caller) -> Result<Json<Session>, Error> {
+    Ok(Json(db.session(&caller).await?))
 }
 
 async fn push(

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
+use clientela_core::sync::{Session, SessionRole};
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
@@ -190,6 +191,29 @@ impl Db {
             })
         })
         .transpose()
+    }
+}
+
+impl Db {
+    /// Who `caller` is, for the desktop's sign-in.
+    pub async fn session(&self, caller: &Caller) -> Result<Session, Error> {
+        let row = sqlx::query(
+            "SELECT c.name, k.name AS company_name FROM credentials c \
+             JOIN companies k ON k.id = c.company_id WHERE c.id = ?",
+        )
+        .bind(&caller.credential)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Session {
+            company: caller.company.clone(),
+            company_name: row.try_get("company_name")?,
+            role: match caller.role {
+                Role::HeadOffice => SessionRole::HeadOffice,
+                Role::Branch => SessionRole::Branch,
+            },
+            name: row.try_get("name")?,
+            branch: caller.branch.clone(),
+        })
     }
 }
 

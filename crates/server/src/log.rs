@@ -65,10 +65,12 @@ impl Db {
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let last_seq = changes.last().map_or(after, |c| c.seq);
+        let head = self.last_seq(&caller.company).await?.max(last_seq);
         Ok(PullResponse {
             changes,
             last_seq,
             more,
+            head,
         })
     }
 

@@ -54,6 +54,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CLIENTELA_LOG")
                 .unwrap_or_else(|_| "info".into()),
@@ -73,6 +74,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Serve { listen } => {
             let listener = tokio::net::TcpListener::bind(listen).await?;
+            // The one line on standard output: scripts and tests read the bound port here.
+            println!("listening on http://{}", listener.local_addr()?);
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };

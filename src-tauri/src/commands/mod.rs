@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod customers;
 pub mod import;
+pub mod sync;
 
 use serde::Serialize;
 

@@ -64,6 +64,12 @@ pub mod testid {
     pub const LAST_NAME: &str = r#"[data-testid="field-lastName"]"#;
     pub const FIRST_EMAIL: &str = r#"[data-testid="field-email-0"]"#;
     pub const FIRST_PHONE: &str = r#"[data-testid="field-phone-0"]"#;
+    pub const NAV_CUSTOMERS: &str = r#"[data-testid="nav-customers"]"#;
+    pub const NAV_SYNC: &str = r#"[data-testid="nav-sync"]"#;
+    pub const SYNC_SERVER: &str = r#"[data-testid="sync-server"]"#;
+    pub const SYNC_SECRET: &str = r#"[data-testid="sync-secret"]"#;
+    pub const SYNC_SIGN_IN: &str = r#"[data-testid="sync-sign-in"]"#;
+    pub const SYNC_STATUS: &str = r#"[data-testid="sync-status"]"#;
 }
 
 /// Where the tests find tauri-driver, the app binary and the corpus.
@@ -156,6 +162,12 @@ pub trait Context<T> {
 }
 
 impl<T> Context<T> for Result<T, CmdError> {
+    fn context(self, doing: impl fmt::Display) -> Result<T, Failure> {
+        self.map_err(|error| Failure(format!("{doing}: {error}")))
+    }
+}
+
+impl<T> Context<T> for std::io::Result<T> {
     fn context(self, doing: impl fmt::Display) -> Result<T, Failure> {
         self.map_err(|error| Failure(format!("{doing}: {error}")))
     }
@@ -508,6 +520,92 @@ fn first_number(text: &str) -> Option<u64> {
         .take_while(char::is_ascii_digit)
         .collect();
     digits.parse().ok()
+}
+
+/// A `clientela-server` of our own on a loopback port, with a company and a head-office
+/// credential; stopped when dropped.
+pub struct SyncServer {
+    pub url: String,
+    pub secret: String,
+    _process: tokio::process::Child,
+    data: PathBuf,
+}
+
+impl SyncServer {
+    /// Starts the server built beside the app (`target/debug/clientela-server`).
+    pub async fn start(config: &Config) -> Result<Self, Failure> {
+        let binary = config.app.with_file_name("clientela-server");
+        if !binary.is_file() {
+            return Err(Failure(format!(
+                "{} is missing; build it with `cargo build --workspace`",
+                binary.display()
+            )));
+        }
+        let data = env::temp_dir().join(format!("clientela-e2e-server-{}", std::process::id()));
+        let admin = |args: &[&str]| -> Result<String, Failure> {
+            let output = std::process::Command::new(&binary)
+                .arg("--data-dir")
+                .arg(&data)
+                .args(args)
+                .output()
+                .context("running clientela-server")?;
+            if !output.status.success() {
+                return Err(Failure(format!(
+                    "clientela-server {args:?} failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                )));
+            }
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        };
+        let company = admin(&["add-company", "Salones e2e"])?.trim().to_owned();
+        let credential = admin(&["add-credential", "--company", &company, "--name", "oficina"])?;
+        let secret = credential
+            .lines()
+            .find_map(|l| l.strip_prefix("secret:"))
+            .map(|s| s.trim().to_owned())
+            .ok_or_else(|| Failure(format!("no secret in {credential:?}")))?;
+
+        let mut process = tokio::process::Command::new(&binary)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting clientela-server")?;
+        let stdout = process
+            .stdout
+            .take()
+            .ok_or_else(|| Failure("clientela-server has no standard output".into()))?;
+        let first_line = async {
+            use tokio::io::AsyncBufReadExt;
+            let mut lines = tokio::io::BufReader::new(stdout).lines();
+            lines
+                .next_line()
+                .await
+                .context("reading clientela-server's output")
+        };
+        let line = within(TIMEOUT, "the server to listen", first_line)
+            .await?
+            .unwrap_or_default();
+        let url = line
+            .strip_prefix("listening on ")
+            .map(str::to_owned)
+            .ok_or_else(|| Failure(format!("clientela-server said {line:?}")))?;
+        Ok(Self {
+            url,
+            secret,
+            _process: process,
+            data,
+        })
+    }
+}
+
+impl Drop for SyncServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
 }
 
 #[cfg(test)]

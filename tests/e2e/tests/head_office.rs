@@ -1,5 +1,6 @@
 //! The head office's everyday work with its customer base, driven through the real window:
-//! import a spreadsheet, find a customer, add one, delete one.
+//! import a spreadsheet, find a customer, add one, delete one; then connect to a sync
+//! server of our own and see every change reach it.
 //!
 //! Run through `scripts/test.sh`, which builds the app and starts Xvfb and tauri-driver.
 
@@ -7,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use clientela_e2e::testid::*;
-use clientela_e2e::{within, App, Check, Config, Failure};
+use clientela_e2e::{within, App, Check, Config, Failure, SyncServer};
 use serde_json::json;
 
 /// A Spanish Excel export: `;`-separated, Windows-1252, CRLF.
@@ -53,7 +54,11 @@ async fn work_through_the_day(app: &App, config: &Config) -> Result<(), Failure>
     import_spanish_excel_file(app, &config.corpus_file(SPANISH_EXCEL_CSV)).await?;
     search_without_accents_finds_jose(app).await?;
     add_a_customer_by_hand(app).await?;
-    delete_begona(app).await
+    delete_begona(app).await?;
+
+    let server = SyncServer::start(config).await?;
+    connect_to_the_sync_server(app, &server).await?;
+    a_new_change_reaches_the_server_by_itself(app).await
 }
 
 /// Imports the file as a dropped file would be, through every step of the wizard; the list
@@ -171,6 +176,68 @@ async fn delete_begona(app: &App) -> Result<(), Failure> {
     })
     .await?;
     app.screenshot("5-after-delete").await
+}
+
+/// Signing in sends everything made offline: the server acknowledges every change.
+async fn connect_to_the_sync_server(app: &App, server: &SyncServer) -> Result<(), Failure> {
+    app.note("connecting to the sync server");
+    app.click(NAV_SYNC).await?;
+    app.fill(SYNC_SERVER, &server.url).await?;
+    app.fill(SYNC_SECRET, &server.secret).await?;
+    app.click(SYNC_SIGN_IN).await?;
+    synced(app, "", "online with nothing waiting after the first sync").await?;
+    app.screenshot("6-synced").await
+}
+
+/// A customer added while connected goes to the server without anyone asking.
+async fn a_new_change_reaches_the_server_by_itself(app: &App) -> Result<(), Failure> {
+    app.note("adding a customer while connected");
+    let before = sync_status(app).await?.2;
+    app.click(NAV_CUSTOMERS).await?;
+    app.click(ADD_CUSTOMER).await?;
+    app.fill(FIRST_NAME, "Nuria").await?;
+    app.fill(LAST_NAME, "Sincronizada").await?;
+    app.fill(FIRST_EMAIL, "nuria.sync@example.com").await?;
+    app.click(SAVE_CUSTOMER).await?;
+    synced(
+        app,
+        &before,
+        "the new customer was acknowledged by the server",
+    )
+    .await?;
+    app.screenshot("7-change-synced").await
+}
+
+/// Waits until the status says online, nothing waiting, and a sync later than `after`.
+async fn synced(app: &App, after: &str, what: &str) -> Result<(), Failure> {
+    app.poll(what, async || {
+        let (online, waiting, at) = sync_status(app).await?;
+        let seen = format!("online={online} waiting={waiting} last sync={at:?}");
+        Ok(
+            if online == "true" && waiting == "0" && !at.is_empty() && at.as_str() > after {
+                Check::Done(())
+            } else {
+                Check::NotYet(seen)
+            },
+        )
+    })
+    .await
+}
+
+/// The status area's online flag, changes waiting and last sync time.
+async fn sync_status(app: &App) -> Result<(String, String, String), Failure> {
+    let status = app.wait_for(SYNC_STATUS).await?;
+    let attr = async |name: &str| -> Result<String, Failure> {
+        let value = status.attr(name).await;
+        Ok(value
+            .map_err(|e| Failure::new(format!("reading {name}: {e}")))?
+            .unwrap_or_default())
+    };
+    Ok((
+        attr("data-online").await?,
+        attr("data-waiting").await?,
+        attr("data-synced").await?,
+    ))
 }
 
 fn contains(rows: &[String], text: &str) -> bool {

@@ -22,6 +22,9 @@ export type {
   MappingError,
   PendingDeletion,
   SortKey,
+  SyncConflict,
+  SyncIssue,
+  SyncProblems,
   Tag,
   Target,
   TextEncoding,
@@ -38,6 +41,8 @@ export type CustomerRow = B.CustomerRow_Serialize;
 export type FilePreview = B.FilePreview_Serialize;
 export type ImportReview = B.ImportReview_Serialize;
 export type ImportSettings = B.ImportSettings_Serialize;
+export type Session = B.Session_Serialize;
+export type SyncState = B.SyncState_Serialize;
 export type Problem = B.Problem_Serialize;
 
 /** An error from a command, with the code the UI translates. */
@@ -102,7 +107,26 @@ export const api = {
     return call(commands.importRun(settings, channel));
   },
   importCancel: () => commands.importCancel(),
+  syncState: () => call(commands.syncState()),
+  syncSignIn: (...a: Parameters<typeof commands.syncSignIn>) => call(commands.syncSignIn(...a)),
+  syncSignOut: () => call(commands.syncSignOut()),
+  syncNow: () => call(commands.syncNow()),
+  syncProblems: () => call(commands.syncProblems()),
 };
+
+/** Runs `handler` with the new status after each sync round, and how much it pulled. */
+export function onSyncChanged(
+  handler: (state: SyncState, pulled: number) => void,
+): Promise<() => void> {
+  return events.syncChanged.listen((e) => handler(e.payload.state as SyncState, e.payload.pulled));
+}
+
+/** Runs `handler` as a long download goes on. */
+export function onSyncProgress(
+  handler: (done: number, total: number) => void,
+): Promise<() => void> {
+  return events.syncProgress.listen((e) => handler(e.payload.done, e.payload.total));
+}
 
 /** Runs `handler` when blocked deletions complete in the background. */
 export function onDeletionsCompleted(handler: (count: number) => void): Promise<() => void> {

@@ -58,11 +58,23 @@ export const commands = {
 	importRun: (settings: ImportSettings_Deserialize, onProgress: Channel<ImportProgress>) => typedError<ImportSummary, CommandError>(__TAURI_INVOKE("import_run", { settings, onProgress })),
 	/**  Stops the running import; nothing of it is written. */
 	importCancel: () => __TAURI_INVOKE<void>("import_cancel"),
+	/**  The status area: online or not, changes waiting, last sync. */
+	syncState: () => typedError<SyncState_Serialize, CommandError>(__TAURI_INVOKE("sync_state")),
+	/**  Checks the credential with the server, saves it and starts the first download. */
+	syncSignIn: (serverUrl: string, secret: string) => typedError<Session_Serialize, CommandError>(__TAURI_INVOKE("sync_sign_in", { serverUrl, secret })),
+	/**  Forgets the account; local data and unsent changes stay. */
+	syncSignOut: () => typedError<null, CommandError>(__TAURI_INVOKE("sync_sign_out")),
+	/**  Runs a round now. */
+	syncNow: () => typedError<null, CommandError>(__TAURI_INVOKE("sync_now")),
+	/**  Unresolved conflicts, refused changes and discarded edits. */
+	syncProblems: () => typedError<SyncProblems, CommandError>(__TAURI_INVOKE("sync_problems")),
 };
 
 /** Events */
 export const events = {
 	deletionsCompleted: makeEvent<DeletionsCompleted, DeletionsCompleted>("deletions-completed"),
+	syncChanged: makeEvent<SyncChanged_Serialize, SyncChanged_Deserialize>("sync-changed"),
+	syncProgress: makeEvent<SyncProgress, SyncProgress>("sync-progress"),
 };
 
 /* Types */
@@ -659,6 +671,33 @@ export type Problem_Serialize = {
 	value: string | null,
 };
 
+/**  `GET /v1/session`: who the credential is. */
+export type Session = Session_Serialize | Session_Deserialize;
+
+export type SessionRole = "headOffice" | "branch";
+
+/**  `GET /v1/session`: who the credential is. */
+export type Session_Deserialize = {
+	company: string,
+	companyName: string,
+	role: SessionRole,
+	/**  The credential's name ("oficina central", "Centro"). */
+	name: string,
+	/**  The branch of a branch credential. */
+	branch?: string | null,
+};
+
+/**  `GET /v1/session`: who the credential is. */
+export type Session_Serialize = {
+	company: string,
+	companyName: string,
+	role: SessionRole,
+	/**  The credential's name ("oficina central", "Centro"). */
+	name: string,
+	/**  The branch of a branch credential. */
+	branch: string | null,
+};
+
 /**  Whether the row was refused or imported without one value. */
 export type Severity = 
 /**  The row is not imported. */
@@ -679,6 +718,104 @@ export type StoredMatches = {
 	matched: number,
 	/**  Stored values the file differs from; they will be kept, and shown. */
 	conflicts: ImportConflict[],
+};
+
+/**  The sync status changed (a round ended, or the account changed). */
+export type SyncChanged = SyncChanged_Serialize | SyncChanged_Deserialize;
+
+/**  The sync status changed (a round ended, or the account changed). */
+export type SyncChanged_Deserialize = {
+	state: SyncState_Deserialize,
+	/**  Changes pulled from other devices in this round. */
+	pulled: number,
+};
+
+/**  The sync status changed (a round ended, or the account changed). */
+export type SyncChanged_Serialize = {
+	state: SyncState_Serialize,
+	/**  Changes pulled from other devices in this round. */
+	pulled: number,
+};
+
+/**  A same-field edit that lost; the winner is in the customer. */
+export type SyncConflict = {
+	customer: CustomerId,
+	field: string,
+	/**  JSON of the value every device now holds. */
+	kept: string,
+	/**  JSON of the value that lost. */
+	lost: string,
+	/**  Who made the losing edit (a credential name, or "this device"). */
+	lostAuthor: string,
+	lostAt: string,
+};
+
+/**  Something sync could not do, for the Sync issues panel. */
+export type SyncIssue = {
+	kind: SyncIssueKind,
+	entity: string,
+	entityId: string,
+	/**  The server's reason code, or `deleted`. */
+	code: string,
+	fields: string[],
+	/**  Who deleted it, or the server's message. */
+	detail: string,
+	occurredAt: string,
+};
+
+export type SyncIssueKind = 
+/**  The server refused a change; the device keeps the server's value. */
+"refused" | 
+/**  A local edit of a customer deleted elsewhere was dropped. */
+"discardedEdit";
+
+/**  The Sync issues panel. */
+export type SyncProblems = {
+	conflicts: SyncConflict[],
+	issues: SyncIssue[],
+};
+
+/**  Progress of a long download, such as the first one. */
+export type SyncProgress = {
+	done: number,
+	total: number,
+};
+
+/**  What the status area and the Sync screen show. */
+export type SyncState = SyncState_Serialize | SyncState_Deserialize;
+
+/**  What the status area and the Sync screen show. */
+export type SyncState_Deserialize = {
+	/**  The server address, when signed in. */
+	serverUrl?: string | null,
+	session?: Session_Deserialize | null,
+	/**  The last round reached the server. */
+	online: boolean,
+	/**  Changes made here that the server has not acknowledged yet. */
+	waiting: number,
+	lastSyncAt?: string | null,
+	/**  Code of the last round's failure, if it failed. */
+	lastError?: string | null,
+	/**  Unresolved conflicts and sync issues, for the Sync issues panel. */
+	conflicts: number,
+	issues: number,
+};
+
+/**  What the status area and the Sync screen show. */
+export type SyncState_Serialize = {
+	/**  The server address, when signed in. */
+	serverUrl: string | null,
+	session: Session_Serialize | null,
+	/**  The last round reached the server. */
+	online: boolean,
+	/**  Changes made here that the server has not acknowledged yet. */
+	waiting: number,
+	lastSyncAt: string | null,
+	/**  Code of the last round's failure, if it failed. */
+	lastError: string | null,
+	/**  Unresolved conflicts and sync issues, for the Sync issues panel. */
+	conflicts: number,
+	issues: number,
 };
 
 /**  What the UI shows about a file before analysis: detected settings and the first rows. */

@@ -35,9 +35,11 @@ export function count(n: number): string {
 
 /** What to tell the person about a failed action. */
 export function errorMessage(error: unknown): string {
-  if (error instanceof AppError) {
-    const key = `error.${error.code}`;
-    return hasMessage(key) ? t(key) : t("error.unexpected");
-  }
-  return t("error.unexpected");
+  return error instanceof AppError ? codeMessage(error.code) : t("error.unexpected");
+}
+
+/** The message for an error code from the backend. */
+export function codeMessage(code: string): string {
+  const key = `error.${code}`;
+  return hasMessage(key) ? t(key) : t("error.unexpected");
 }

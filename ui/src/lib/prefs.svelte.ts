@@ -2,7 +2,8 @@
 import { loadPreference, savePreference, type CustomerFilter } from "./backend";
 import { detectLocale, i18n, type Locale } from "./i18n/i18n.svelte";
 
-export type View = "customers" | "deletions" | "branches" | "tags" | "imports" | "settings";
+export type View =
+  "customers" | "deletions" | "branches" | "tags" | "imports" | "sync" | "settings";
 export type Theme = "system" | "light" | "dark";
 
 export const emptyFilter = (): CustomerFilter => ({

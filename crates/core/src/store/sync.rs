@@ -20,7 +20,7 @@ use super::{time, Store};
 use crate::domain::{Assignment, BranchId, Customer, CustomerFields, CustomerId, Origin};
 use crate::hlc::Stamp;
 use crate::sync::{
-    parse_change_id, Change, ChangeOp, FieldChange, LoggedChange, PushOutcome, PushResult,
+    parse_change_id, Change, ChangeOp, FieldChange, LoggedChange, PushOutcome, PushResult, Session,
 };
 use crate::{Error, Result};
 
@@ -93,6 +93,79 @@ impl Store {
             field: "meta.node_id",
             reason: "not a UUID".into(),
         })
+    }
+
+    /// The server address and secret saved at sign-in.
+    pub async fn sync_account(&self) -> Result<Option<(String, String)>> {
+        let url = self.meta("sync_url").await?;
+        let secret = self.meta("sync_secret").await?;
+        Ok(url.zip(secret))
+    }
+
+    /// Who the saved credential is.
+    pub async fn sync_session(&self) -> Result<Option<Session>> {
+        Ok(self
+            .meta("sync_session")
+            .await?
+            .and_then(|text| serde_json::from_str(&text).ok()))
+    }
+
+    /// Saves the account after the server accepted it.
+    pub async fn save_sync_account(
+        &self,
+        url: &str,
+        secret: &str,
+        session: &Session,
+    ) -> Result<()> {
+        let session = serde_json::to_string(session).map_err(|e| Error::InvalidInput {
+            field: "session",
+            reason: e.to_string(),
+        })?;
+        let mut tx = self.pool().begin().await?;
+        for (key, value) in [
+            ("sync_url", url),
+            ("sync_secret", secret),
+            ("sync_session", &session),
+        ] {
+            sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)")
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the account (signing out); the data and unsent changes stay.
+    pub async fn forget_sync_account(&self) -> Result<()> {
+        sqlx::query("DELETE FROM meta WHERE key IN ('sync_url', 'sync_secret', 'sync_session')")
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// When the last round completed.
+    pub async fn last_sync(&self) -> Result<Option<DateTime<Utc>>> {
+        self.meta("last_sync_at")
+            .await?
+            .map(|t| time::from_db(&t))
+            .transpose()
+    }
+
+    pub async fn set_last_sync(&self, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_sync_at', ?)")
+            .bind(time::to_db(at))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// The server sequence this device has pulled up to.

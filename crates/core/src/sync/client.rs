@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
-use super::{ApiError, PullResponse, PushRequest, PushResponse, MAX_PULL, MAX_PUSH};
+use super::{ApiError, PullResponse, PushRequest, PushResponse, Session, MAX_PULL, MAX_PUSH};
 use crate::store::Store;
 
 /// A connection to one sync server with one credential.
@@ -32,6 +32,8 @@ pub enum SyncError {
     },
     #[error("the server address is not valid: {0}")]
     BadAddress(String),
+    #[error("branch credentials cannot sign in to this version yet")]
+    BranchNotYet,
     #[error(transparent)]
     Store(#[from] crate::Error),
 }
@@ -44,6 +46,7 @@ impl SyncError {
             SyncError::Unauthorized => "syncUnauthorized",
             SyncError::Server { .. } => "syncServer",
             SyncError::BadAddress(_) => "syncBadAddress",
+            SyncError::BranchNotYet => "syncBranchNotYet",
             SyncError::Store(e) => e.code(),
         }
     }
@@ -76,6 +79,18 @@ impl SyncClient {
             base: base.to_owned(),
             secret: secret.trim().to_owned(),
         })
+    }
+
+    /// Who the credential is; refused credentials give `Unauthorized`.
+    pub async fn session(&self) -> Result<Session, SyncError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/session", self.base))
+            .bearer_auth(&self.secret)
+            .send()
+            .await
+            .map_err(SyncError::Offline)?;
+        read(response).await
     }
 
     pub async fn push(&self, request: &PushRequest) -> Result<PushResponse, SyncError> {
@@ -131,6 +146,16 @@ pub async fn sync_once(
     client: &SyncClient,
     now: DateTime<Utc>,
 ) -> Result<SyncReport, SyncError> {
+    sync_with_progress(store, client, now, &mut |_, _| {}).await
+}
+
+/// [`sync_once`], calling `progress(pulled, to_pull)` after each page pulled.
+pub async fn sync_with_progress(
+    store: &Store,
+    client: &SyncClient,
+    now: DateTime<Utc>,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> Result<SyncReport, SyncError> {
     let mut report = SyncReport::default();
     loop {
         let outgoing = store.outgoing_changes(MAX_PUSH as u32).await?;
@@ -152,7 +177,8 @@ pub async fn sync_once(
         report.pushed += u32::try_from(outgoing.len()).unwrap_or(u32::MAX);
         report.refused += u32::try_from(refused).unwrap_or(u32::MAX);
     }
-    let mut after = store.sync_cursor().await?;
+    let start = store.sync_cursor().await?;
+    let mut after = start;
     loop {
         let page = client.pull(after, MAX_PULL).await?;
         let applied = store
@@ -162,6 +188,9 @@ pub async fn sync_once(
         report.conflicts += applied.conflicts;
         report.discarded += applied.discarded;
         after = page.last_seq;
+        let done = u64::try_from(after - start).unwrap_or(0);
+        let total = u64::try_from(page.head - start).unwrap_or(0);
+        progress(done, total.max(done));
         if !page.more {
             break;
         }

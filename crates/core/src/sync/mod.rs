@@ -8,12 +8,14 @@
 //! have seen, a page at a time.
 
 mod client;
+mod syncer;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use client::{sync_once, SyncClient, SyncError, SyncReport};
+pub use client::{sync_once, sync_with_progress, SyncClient, SyncError, SyncReport};
+pub use syncer::{SyncState, Syncer};
 
 /// Most changes one push may carry.
 pub const MAX_PUSH: usize = 500;
@@ -102,6 +104,28 @@ pub struct PullResponse {
     pub last_seq: i64,
     /// More changes wait after `last_seq`.
     pub more: bool,
+    /// The last sequence in the log now, to show progress of a long first download.
+    pub head: i64,
+}
+
+/// `GET /v1/session`: who the credential is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub company: String,
+    pub company_name: String,
+    pub role: SessionRole,
+    /// The credential's name ("oficina central", "Centro").
+    pub name: String,
+    /// The branch of a branch credential.
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum SessionRole {
+    HeadOffice,
+    Branch,
 }
 
 /// A change as the server's log holds it.
