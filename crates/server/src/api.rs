@@ -1,14 +1,17 @@
 //! The HTTP API: `/v1/...`, JSON in and out, every request authenticated by a bearer secret.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clientela_core::sync::{PullResponse, PushRequest, PushResponse, Session, MAX_PULL, MAX_PUSH};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::db::{Caller, Db, Role};
 use crate::Error;
@@ -20,6 +23,7 @@ pub fn router(db: Db) -> Router {
         .route("/v1/session", get(session))
         .route("/v1/sync/push", post(push))
         .route("/v1/sync/pull", get(pull))
+        .route("/v1/sync/events", get(events))
         .fallback(|| async { Error::NotFound("route") })
         .with_state(db)
 }
@@ -68,6 +72,52 @@ async fn pull(
         return Err(Error::invalid("limit", format!("must be 1 to {MAX_PULL}")));
     }
     Ok(Json(db.pull(&caller, query.after, limit).await?))
+}
+
+/// A WebSocket that says `{"head": <seq>}` when it opens and whenever the caller's company
+/// log grows, so desktops pull within moments instead of on a timer.
+async fn events(
+    State(db): State<Db>,
+    caller: Caller,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, Error> {
+    head_office_only(&caller)?;
+    Ok(upgrade.on_upgrade(move |socket| tell_growth(socket, db, caller)))
+}
+
+async fn tell_growth(mut socket: WebSocket, db: Db, caller: Caller) {
+    let mut grown = db.watch();
+    let mut head = match db.last_seq(&caller.company).await {
+        Ok(head) => head,
+        Err(e) => {
+            tracing::warn!(error = %e, "events: reading the log failed");
+            return;
+        }
+    };
+    loop {
+        let message = serde_json::json!({ "head": head }).to_string();
+        if socket.send(Message::Text(message.into())).await.is_err() {
+            return;
+        }
+        head = loop {
+            tokio::select! {
+                notice = grown.recv() => match notice {
+                    Ok((company, seq)) if company == caller.company => break seq,
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => match db.last_seq(&caller.company).await {
+                        Ok(seq) => break seq,
+                        Err(_) => return,
+                    },
+                    Err(RecvError::Closed) => return,
+                },
+                incoming = socket.recv() => match incoming {
+                    // The desktop went away.
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(_)) => {}
+                },
+            }
+        };
+    }
 }
 
 /// Branch views need the server to filter the log by assignment, which comes next; until

@@ -19,6 +19,8 @@ pub const DATABASE_FILE: &str = "clientela-server.db";
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: SqlitePool,
+    /// Told the company and its new last sequence whenever a push adds to a log.
+    grown: tokio::sync::broadcast::Sender<(String, i64)>,
 }
 
 /// What a credential may do.
@@ -73,11 +75,23 @@ impl Db {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        // Listeners that fall this far behind get the latest sequence instead.
+        let (grown, _) = tokio::sync::broadcast::channel(256);
+        Ok(Self { pool, grown })
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Follows every company's log growth: `(company, last sequence)`.
+    pub fn watch(&self) -> tokio::sync::broadcast::Receiver<(String, i64)> {
+        self.grown.subscribe()
+    }
+
+    pub(crate) fn announce(&self, company: &str, seq: i64) {
+        // Nobody listening is fine.
+        let _ = self.grown.send((company.to_owned(), seq));
     }
 
     /// Adds a company; returns its id.

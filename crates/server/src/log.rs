@@ -29,6 +29,16 @@ impl Db {
             });
         }
         tx.commit().await?;
+        let newest = results
+            .iter()
+            .filter_map(|r| match r.outcome {
+                PushOutcome::Applied { seq } => Some(seq),
+                _ => None,
+            })
+            .max();
+        if let Some(seq) = newest {
+            self.announce(&caller.company, seq);
+        }
         Ok(results)
     }
 

@@ -411,3 +411,50 @@ async fn bad_input_gets_a_4xx_naming_the_field() {
     }
     assert!(server.pull(&secret, 0).await.changes.is_empty());
 }
+
+#[tokio::test]
+async fn connected_desktops_hear_of_new_changes_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (_, secret) = company(&server.db, "Salones Norte").await;
+    let (_, other_secret) = company(&server.db, "Estudios Sur").await;
+    let (heads, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let url = server.url("");
+    let listener = clientela_core::sync::SyncClient::new(&url, &secret).unwrap();
+    tokio::spawn(async move {
+        let mut on_head = move |head| {
+            let _ = heads.send(head);
+        };
+        let _ = listener.watch(&mut on_head).await;
+    });
+    assert_eq!(
+        heard.recv().await,
+        Some(0),
+        "the head when the socket opens"
+    );
+
+    // Another company's change says nothing to this one.
+    let mut node = Node::new();
+    let elsewhere = node.change(Uuid::now_v7(), ChangeOp::Upsert, &[("firstName", "Eva")]);
+    server.push(&other_secret, vec![elsewhere]).await;
+    let change = node.change(Uuid::now_v7(), ChangeOp::Upsert, &[("firstName", "Ana")]);
+    let seq = applied(&server.push(&secret, vec![change]).await.results[0].outcome);
+
+    assert_eq!(heard.recv().await, Some(seq));
+}
+
+#[tokio::test]
+async fn a_revoked_credential_cannot_listen_either() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (company_id, _) = company(&server.db, "Salones Norte").await;
+    let (id, secret) = server
+        .db
+        .add_credential(&company_id, Role::HeadOffice, None, "old laptop")
+        .await
+        .unwrap();
+    server.db.revoke_credential(&id).await.unwrap();
+    let client = clientela_core::sync::SyncClient::new(&server.url(""), &secret).unwrap();
+    let refused = client.watch(&mut |_| {}).await.unwrap_err();
+    assert_eq!(refused.code(), "syncUnauthorized");
+}

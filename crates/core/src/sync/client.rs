@@ -34,6 +34,8 @@ pub enum SyncError {
     BadAddress(String),
     #[error("branch credentials cannot sign in to this version yet")]
     BranchNotYet,
+    #[error("the server's change notifications stopped: {0}")]
+    Events(String),
     #[error(transparent)]
     Store(#[from] crate::Error),
 }
@@ -47,6 +49,7 @@ impl SyncError {
             SyncError::Server { .. } => "syncServer",
             SyncError::BadAddress(_) => "syncBadAddress",
             SyncError::BranchNotYet => "syncBranchNotYet",
+            SyncError::Events(_) => "syncOffline",
             SyncError::Store(e) => e.code(),
         }
     }
@@ -91,6 +94,47 @@ impl SyncClient {
             .await
             .map_err(SyncError::Offline)?;
         read(response).await
+    }
+
+    /// Listens to the server's log: calls `on_head` with the log's last sequence when the
+    /// connection opens and whenever it grows. Returns when the connection drops.
+    pub async fn watch(&self, on_head: &mut (dyn FnMut(i64) + Send)) -> Result<(), SyncError> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::Message;
+
+        let url = match self.base.strip_prefix("http") {
+            Some(rest) => format!("ws{rest}/v1/sync/events"),
+            None => return Err(SyncError::BadAddress(self.base.clone())),
+        };
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| SyncError::Events(e.to_string()))?;
+        let bearer = format!("Bearer {}", self.secret)
+            .parse()
+            .map_err(|_| SyncError::BadAddress("credential".into()))?;
+        request.headers_mut().insert("authorization", bearer);
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async(request)
+                .await
+                .map_err(|e| match e {
+                    tokio_tungstenite::tungstenite::Error::Http(r) if r.status() == 401 => {
+                        SyncError::Unauthorized
+                    }
+                    other => SyncError::Events(other.to_string()),
+                })?;
+        while let Some(message) = socket.next().await {
+            let message = message.map_err(|e| SyncError::Events(e.to_string()))?;
+            if let Message::Text(text) = message {
+                let head = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| v["head"].as_i64());
+                if let Some(head) = head {
+                    on_head(head);
+                }
+            }
+        }
+        Ok(())
     }
 
     pub async fn push(&self, request: &PushRequest) -> Result<PushResponse, SyncError> {

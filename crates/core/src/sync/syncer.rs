@@ -128,6 +128,11 @@ impl Syncer {
         })
     }
 
+    /// The connection to the server, when signed in.
+    pub fn client(&self) -> Option<SyncClient> {
+        self.connection().client.clone()
+    }
+
     /// Remembers how the last round went, for the status area.
     fn record(&self, result: &Result<SyncReport, SyncError>) {
         let mut connection = self.connection();
