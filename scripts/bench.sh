@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The benchmark: import of the corpus's big generated file as a ratio to `sqlite3 .import`,
-# and the time of filtered Active Customers pages at that size. Release build.
+# The benchmarks, release build:
+# 1. import of the corpus's big generated file as a ratio to `sqlite3 .import`, and the time
+#    of filtered Active Customers pages at that size;
+# 2. sync: a fresh desktop's first download of those customers as a ratio to importing them,
+#    and how long a head-office edit takes to show on 20 connected desktops (p50, p99).
 #
 # Usage: scripts/bench.sh [ROWS]     (default 100000)
 set -euo pipefail
@@ -17,4 +20,6 @@ fi
     die "make_big_csv.py not found: set CLIENTELA_CORPUS to the corpus folder"
 
 cargo build --release -p clientela-bench
-exec "$TARGET_DIR/release/clientela-bench" "${1:-100000}"
+"$TARGET_DIR/release/clientela-bench" "${1:-100000}"
+echo
+exec "$TARGET_DIR/release/clientela-sync-bench" "${1:-100000}"

@@ -5,31 +5,14 @@
 //! Run it with `scripts/bench.sh` (release build). Figures are ratios, so they mean the
 //! same on a faster or slower machine.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use clientela_core::domain::Assignment;
-use clientela_core::import::{DateOrder, ReadOptions};
-use clientela_core::importer::{open_file, ImportPhase, ImportProgress, ImportSettings};
-use clientela_core::store::{BranchInput, CustomerFilter, ImportPlacement, SortKey, Store};
-
-type Error = Box<dyn std::error::Error>;
-
-/// The branches `make_big_csv.py` names, with their countries.
-const BRANCHES: [(&str, &str, &str); 9] = [
-    ("Madrid Centro", "ES", "Europe/Madrid"),
-    ("Madrid Chamberí", "ES", "Europe/Madrid"),
-    ("Barcelona Gràcia", "ES", "Europe/Madrid"),
-    ("Sevilla Triana", "ES", "Europe/Madrid"),
-    ("A Coruña", "ES", "Europe/Madrid"),
-    ("València Russafa", "ES", "Europe/Madrid"),
-    ("München Schwabing", "DE", "Europe/Berlin"),
-    ("Köln Ehrenfeld", "DE", "Europe/Berlin"),
-    ("Düsseldorf Altstadt", "DE", "Europe/Berlin"),
-];
+use clientela_bench::{
+    generate, import_file, median, ms, peak_rss_mib, store_with_branches, Error, WorkDir,
+};
+use clientela_core::store::{CustomerFilter, SortKey, Store};
 
 /// Each side runs this many times; the median counts.
 const RUNS: usize = 3;
@@ -43,10 +26,9 @@ async fn main() -> Result<(), Error> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(100_000);
-    let work = std::env::temp_dir().join(format!("clientela-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&work)?;
-    let _cleanup = RemoveOnDrop(work.clone());
-    let csv = generate(&work, rows)?;
+    let dir = WorkDir::new("clientela-bench")?;
+    let work = dir.0.as_path();
+    let csv = generate(work, rows)?;
     println!(
         "file: {} data rows, {} bytes",
         rows,
@@ -57,8 +39,8 @@ async fn main() -> Result<(), Error> {
     let mut ours = Vec::new();
     let mut store = None;
     for run in 0..RUNS {
-        reference.push(sqlite_import(&work, &csv, run)?);
-        let (elapsed, s) = product_import(&work, &csv, run).await?;
+        reference.push(sqlite_import(work, &csv, run)?);
+        let (elapsed, s) = product_import(work, &csv, run).await?;
         ours.push(elapsed);
         if let Some(old) = store.replace(s) {
             old.close().await;
@@ -100,35 +82,6 @@ async fn main() -> Result<(), Error> {
     Ok(())
 }
 
-/// Removes the work folder (about 1 GB of databases) however the run ends.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn corpus() -> PathBuf {
-    std::env::var_os("CLIENTELA_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"))
-}
-
-fn generate(work: &Path, rows: u32) -> Result<PathBuf, Error> {
-    let out = work.join("customers_big.csv");
-    let status = Command::new("python3")
-        .arg(corpus().join("make_big_csv.py"))
-        .args(["-n", &rows.to_string(), "-o"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        return Err("make_big_csv.py failed".into());
-    }
-    Ok(out)
-}
-
 /// `sqlite3 .import` of the file into a bare table: the reference.
 fn sqlite_import(work: &Path, csv: &Path, run: usize) -> Result<Duration, Error> {
     let db = work.join(format!("reference-{run}.db"));
@@ -151,55 +104,16 @@ fn sqlite_import(work: &Path, csv: &Path, run: usize) -> Result<Duration, Error>
 
 /// The product's import: read, detect, map, analyse, write, on a fresh store.
 async fn product_import(work: &Path, csv: &Path, run: usize) -> Result<(Duration, Store), Error> {
-    let store = Store::open(&work.join(format!("clientela-{run}.db"))).await?;
-    for (name, country, zone) in BRANCHES {
-        let input = BranchInput {
-            name: name.into(),
-            country: country.into(),
-            time_zone: zone.into(),
-        };
-        store.create_branch(&input, Utc::now()).await?;
-    }
-
-    let started = Instant::now();
-    let bytes = tokio::fs::read(csv).await?;
-    let opened = open_file(&bytes, "customers_big.csv", ReadOptions::default())?;
-    let settings = ImportSettings {
-        mapping: opened.mapping,
-        region: "ES".into(),
-        date_order: DateOrder::DayMonth,
-        placement: ImportPlacement {
-            default_assignment: Assignment::AllBranches,
-            branch_map: Vec::new(),
-        },
-    };
-    let read = started.elapsed();
-    let mut analyzed = None;
-    let mut on_progress = |p: ImportProgress| {
-        if matches!(p.phase, ImportPhase::Writing) && analyzed.is_none() {
-            analyzed = Some(started.elapsed());
-        }
-    };
-    let cancel = AtomicBool::new(false);
-    let summary = store
-        .run_import(
-            &opened.table,
-            &settings,
-            Utc::now(),
-            &cancel,
-            &mut on_progress,
-        )
-        .await?;
-    let elapsed = started.elapsed();
-    let analyzed = analyzed.unwrap_or(elapsed);
+    let store = store_with_branches(&work.join(format!("clientela-{run}.db"))).await?;
+    let (times, summary) = import_file(&store, csv).await?;
     println!(
         "  run {run}: {} created; read {:.2} s, analyse {:.2} s, write {:.2} s",
         summary.created,
-        read.as_secs_f64(),
-        (analyzed - read).as_secs_f64(),
-        (elapsed - analyzed).as_secs_f64()
+        times.read.as_secs_f64(),
+        times.analyse.as_secs_f64(),
+        times.write.as_secs_f64()
     );
-    Ok((elapsed, store))
+    Ok((times.total, store))
 }
 
 /// Percentiles of the two queries the list makes: the count when the filter changes, and a
@@ -252,24 +166,4 @@ async fn list_times(store: &Store) -> Result<ListTimes, Error> {
         page_p95: pages[PAGES * 95 / 100],
         count_p95: counts[PAGES * 95 / 100],
     })
-}
-
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// VmHWM: the most resident memory this process has used.
-fn peak_rss_mib() -> Result<u64, Error> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or("no VmHWM in /proc/self/status")?;
-    Ok(kib / 1024)
 }

@@ -266,30 +266,39 @@ pub(crate) async fn check_branches(
 
 /// Reads one customer with every field.
 pub(crate) async fn load(conn: &mut SqliteConnection, id: CustomerId) -> Result<Customer> {
-    let key = id.to_string();
-    let row = sqlx::query("SELECT * FROM customers WHERE id = ?")
-        .bind(&key)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| Error::not_found("customer", id))?;
+    Ok(load_with_stamps(conn, id).await?.0)
+}
 
-    let rid: i64 = row.try_get("rid")?;
+/// One customer with every field, and its `field_stamps`, in one query.
+pub(crate) async fn load_with_stamps(
+    conn: &mut SqliteConnection,
+    id: CustomerId,
+) -> Result<(Customer, String)> {
+    let row = sqlx::query(
+        "SELECT c.*, \
+         (SELECT group_concat(name, char(31)) FROM (SELECT t.name FROM customer_tags ct \
+           JOIN tags t ON t.id = ct.tag_id WHERE ct.customer = c.rid ORDER BY t.name_key)) \
+           AS tag_names, \
+         (SELECT group_concat(branch_id, char(31)) FROM (SELECT cb.branch_id \
+           FROM customer_branches cb JOIN branches b ON b.id = cb.branch_id \
+           WHERE cb.customer = c.rid ORDER BY b.name_key)) AS branch_ids \
+         FROM customers c WHERE c.id = ?",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| Error::not_found("customer", id))?;
+
     let emails: Vec<Email> = contacts_of(&row, "emails")?;
     let phones: Vec<Phone> = contacts_of(&row, "phones")?;
-    let tags: Vec<String> = sqlx::query_scalar(
-        "SELECT t.name FROM customer_tags ct JOIN tags t ON t.id = ct.tag_id \
-         WHERE ct.customer = ? ORDER BY t.name_key",
-    )
-    .bind(rid)
-    .fetch_all(&mut *conn)
-    .await?;
-    let branch_ids: Vec<String> = sqlx::query_scalar(
-        "SELECT cb.branch_id FROM customer_branches cb JOIN branches b ON b.id = cb.branch_id \
-         WHERE cb.customer = ? ORDER BY b.name_key",
-    )
-    .bind(rid)
-    .fetch_all(&mut *conn)
-    .await?;
+    let list = |column: &str| -> Result<Vec<String>> {
+        let joined: Option<String> = row.try_get(column)?;
+        Ok(joined
+            .map(|j| j.split('\u{1f}').map(str::to_owned).collect())
+            .unwrap_or_default())
+    };
+    let tags = list("tag_names")?;
+    let branch_ids = list("branch_ids")?;
 
     let assignment = if row.try_get::<bool, _>("all_branches")? {
         Assignment::AllBranches
@@ -331,7 +340,7 @@ pub(crate) async fn load(conn: &mut SqliteConnection, id: CustomerId) -> Result<
             .unwrap_or_default(),
         tags,
     };
-    Ok(Customer {
+    let customer = Customer {
         id,
         origin,
         assignment,
@@ -339,7 +348,8 @@ pub(crate) async fn load(conn: &mut SqliteConnection, id: CustomerId) -> Result<
         bookings: u32::try_from(row.try_get::<i64, _>("bookings")?).unwrap_or(0),
         created_at: time::from_db(&row.try_get::<String, _>("created_at")?)?,
         updated_at: time::from_db(&row.try_get::<String, _>("updated_at")?)?,
-    })
+    };
+    Ok((customer, row.try_get("field_stamps")?))
 }
 
 /// The `emails` or `phones` JSON column of a customer row.

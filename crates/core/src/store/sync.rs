@@ -266,6 +266,9 @@ impl Store {
         let mut applied = Applied::default();
         let mut purged = false;
         let mut latest: Option<Stamp> = None;
+        // Customers first seen in this page are written together, which is what makes the
+        // first download of a large company fast.
+        let mut fresh = NewCustomers::default();
         for logged in changes {
             let change = &logged.change;
             let stamps = change.fields.values().map(|f| f.stamp.as_str());
@@ -279,18 +282,26 @@ impl Store {
             }
             let author = logged.author.as_str();
             applied.changes += 1;
-            match (change.entity.as_str(), change.op) {
-                ("customer", ChangeOp::Upsert) => {
+            let customer = change.entity_id.parse::<CustomerId>().ok();
+            if customer.is_some_and(|id| fresh.has(id)) {
+                fresh.write(&mut tx, now).await?;
+            }
+            match (change.entity.as_str(), change.op, customer) {
+                ("customer", ChangeOp::Upsert, Some(id)) if is_unknown(&mut tx, id).await? => {
+                    fresh.add(&mut tx, id, change).await?;
+                }
+                ("customer", ChangeOp::Upsert, _) => {
                     applied.conflicts += apply_customer(&mut tx, change, author, now).await?;
                 }
-                ("customer", ChangeOp::Delete) => {
+                ("customer", ChangeOp::Delete, _) => {
                     applied.discarded += apply_delete(&mut tx, change, author, now).await?;
                     purged = true;
                 }
-                ("branch", ChangeOp::Upsert) => apply_branch(&mut tx, change, now).await?,
+                ("branch", ChangeOp::Upsert, _) => apply_branch(&mut tx, change, now).await?,
                 _ => applied.changes -= 1,
             }
         }
+        fresh.write(&mut tx, now).await?;
         sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES ('sync_cursor', ?)")
             .bind(last_seq.to_string())
             .execute(&mut *tx)
@@ -381,13 +392,13 @@ async fn customer_fields(
             field: "outbox payload",
             reason: e.to_string(),
         })?;
-    let customer = match customers::load(conn, customer_id).await {
-        Ok(c) => c,
+    let (customer, stamps) = match customers::load_with_stamps(conn, customer_id).await {
+        Ok(found) => found,
         // Deleted since: its deletion follows in the outbox.
         Err(Error::NotFound { .. }) => return Ok(BTreeMap::new()),
         Err(e) => return Err(e),
     };
-    let stamps = stamp_map(&customers::stamps_of(conn, customer_id).await?);
+    let stamps = stamp_map(&stamps);
     let values = values_of(&customer)?;
     let names: Vec<String> = if change.changed.iter().any(|f| f == "*") {
         values.keys().cloned().collect()
@@ -484,7 +495,9 @@ async fn apply_customer(
         Err(e) => return Err(e),
     };
     let Some(stored) = stored else {
-        create_from(conn, id, change, now).await?;
+        let mut fresh = NewCustomers::default();
+        fresh.add(conn, id, change).await?;
+        fresh.write(conn, now).await?;
         return Ok(0);
     };
 
@@ -549,37 +562,80 @@ async fn apply_customer(
     Ok(conflicts)
 }
 
-/// A customer first seen in a pulled change.
-async fn create_from(
-    conn: &mut SqliteConnection,
-    id: CustomerId,
-    change: &Change,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let values: BTreeMap<String, serde_json::Value> = change
-        .fields
-        .iter()
-        .map(|(k, f)| (k.clone(), f.value.clone()))
-        .collect();
-    let stamps: BTreeMap<String, String> = change
-        .fields
-        .iter()
-        .map(|(k, f)| (k.clone(), f.stamp.clone()))
-        .chain([("*".to_owned(), change.hlc.clone())])
-        .collect();
-    let origin = values
-        .get(ORIGIN)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or(Origin::Global);
-    let (fields, assignment) = fields_from(conn, &values).await?;
-    let new = NewCustomer {
-        id,
-        origin,
-        assignment: &assignment,
-        fields: &fields,
-        stamps: stamps_text(&stamps),
-    };
-    rows::insert_batch(conn, std::slice::from_ref(&new), now).await
+/// True when the customer is neither stored nor deleted here: a change about it creates it.
+async fn is_unknown(conn: &mut SqliteConnection, id: CustomerId) -> Result<bool> {
+    let known: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM customers WHERE id = ?1 UNION ALL \
+         SELECT 1 FROM tombstones WHERE customer_id = ?1 LIMIT 1",
+    )
+    .bind(id.to_string())
+    .fetch_optional(conn)
+    .await?;
+    Ok(known.is_none())
+}
+
+/// Customers first seen in a page of pulled changes, waiting to be written together.
+#[derive(Default)]
+struct NewCustomers {
+    ids: std::collections::HashSet<CustomerId>,
+    rows: Vec<(CustomerId, Origin, Assignment, CustomerFields, String)>,
+}
+
+impl NewCustomers {
+    fn has(&self, id: CustomerId) -> bool {
+        self.ids.contains(&id)
+    }
+
+    /// Adds the customer a change creates, with every field stamped as the change says.
+    async fn add(
+        &mut self,
+        conn: &mut SqliteConnection,
+        id: CustomerId,
+        change: &Change,
+    ) -> Result<()> {
+        let values: BTreeMap<String, serde_json::Value> = change
+            .fields
+            .iter()
+            .map(|(k, f)| (k.clone(), f.value.clone()))
+            .collect();
+        let stamps: BTreeMap<String, String> = change
+            .fields
+            .iter()
+            .map(|(k, f)| (k.clone(), f.stamp.clone()))
+            .chain([("*".to_owned(), change.hlc.clone())])
+            .collect();
+        let origin = values
+            .get(ORIGIN)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or(Origin::Global);
+        let (fields, assignment) = fields_from(conn, &values).await?;
+        self.ids.insert(id);
+        self.rows
+            .push((id, origin, assignment, fields, stamps_text(&stamps)));
+        Ok(())
+    }
+
+    async fn write(&mut self, conn: &mut SqliteConnection, now: DateTime<Utc>) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<NewCustomer<'_>> = self
+            .rows
+            .iter()
+            .map(|(id, origin, assignment, fields, stamps)| NewCustomer {
+                id: *id,
+                origin: *origin,
+                assignment,
+                fields,
+                stamps: stamps.clone(),
+            })
+            .collect();
+        rows::insert_batch(conn, &rows, now).await?;
+        drop(rows);
+        self.rows.clear();
+        self.ids.clear();
+        Ok(())
+    }
 }
 
 /// Customer fields and assignment from change values; branches this device does not know
