@@ -34,6 +34,10 @@ pub enum Error {
     DeletionPending,
     #[error("the import was cancelled; nothing was written")]
     Cancelled,
+    #[error("branches cannot change global customers in this company")]
+    BranchEditsOff,
+    #[error("only head office can delete a global customer")]
+    GlobalDelete,
 }
 
 /// Shorthand for results of the core.
@@ -64,6 +68,8 @@ impl Error {
             Error::ImportMapping(MappingError::UnknownColumn { .. }) => "importUnknownColumn",
             Error::DeletionPending => "deletionPending",
             Error::Cancelled => "cancelled",
+            Error::BranchEditsOff => "branchEditsOff",
+            Error::GlobalDelete => "globalDelete",
         }
     }
 

@@ -1,6 +1,7 @@
 //! Clientela's sync server: desktops push their changes and pull everyone else's, through a
 //! change log with increasing sequence numbers. SQLite in a data folder by default.
 
+mod access;
 mod api;
 pub mod db;
 mod error;

@@ -6,7 +6,8 @@ use clientela_core::sync::{
 };
 use sqlx::{Row, SqliteConnection};
 
-use crate::db::{now, Caller, Db};
+use crate::access;
+use crate::db::{now, Caller, Db, Role};
 use crate::Error;
 
 /// The entities the log carries.
@@ -49,16 +50,28 @@ impl Db {
         after: i64,
         limit: u32,
     ) -> Result<PullResponse, Error> {
-        let rows = sqlx::query(
+        // A branch reads only what it may see; head office reads the whole log.
+        let visible = match (caller.role, &caller.branch) {
+            (Role::Branch, Some(_)) => access::VISIBLE_TO_BRANCH,
+            _ => "(?4 IS NULL)",
+        };
+        let sql = format!(
             "SELECT l.seq, l.body, c.name AS author FROM change_log l \
              JOIN credentials c ON c.id = l.author \
-             WHERE l.company_id = ? AND l.seq > ? ORDER BY l.seq LIMIT ?",
-        )
-        .bind(&caller.company)
-        .bind(after)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(self.pool())
-        .await?;
+             WHERE l.company_id = ?1 AND l.seq > ?2 AND {visible} ORDER BY l.seq LIMIT ?3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&caller.company)
+            .bind(after)
+            .bind(i64::from(limit) + 1)
+            .bind(
+                caller
+                    .branch
+                    .as_deref()
+                    .filter(|_| caller.role == Role::Branch),
+            )
+            .fetch_all(self.pool())
+            .await?;
         let more = rows.len() > limit as usize;
         let changes = rows
             .iter()
@@ -131,6 +144,10 @@ async fn push_one(
         });
     }
 
+    if let Some(refusal) = access::refusal(conn, caller, change).await? {
+        return Ok(refusal);
+    }
+
     if change.op == ChangeOp::Delete {
         // Deleted means deleted: the entity's earlier changes, with their personal data,
         // leave the log; the deletion itself tells every device.
@@ -157,6 +174,7 @@ async fn push_one(
     .bind(&received_at)
     .fetch_one(&mut *conn)
     .await?;
+    access::record(conn, &caller.company, change).await?;
     if change.op == ChangeOp::Delete {
         sqlx::query(
             "INSERT INTO tombstones (company_id, entity, entity_id, seq, deleted_at) \

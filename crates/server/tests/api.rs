@@ -114,13 +114,26 @@ impl Node {
     }
 
     fn change(&mut self, customer: Uuid, op: ChangeOp, set: &[(&str, &str)]) -> Change {
+        let set: Vec<(&str, serde_json::Value)> = set
+            .iter()
+            .map(|(name, value)| (*name, json!(value)))
+            .collect();
+        self.change_values(customer, op, &set)
+    }
+
+    fn change_values(
+        &mut self,
+        customer: Uuid,
+        op: ChangeOp,
+        set: &[(&str, serde_json::Value)],
+    ) -> Change {
         self.seq += 1;
         let hlc = self.clock.tick(chrono::Utc::now()).to_string();
         let fields: BTreeMap<String, FieldChange> = set
             .iter()
             .map(|(name, value)| {
                 let field = FieldChange {
-                    value: json!(value),
+                    value: value.clone(),
                     stamp: hlc.clone(),
                     base: None,
                 };
@@ -309,9 +322,9 @@ async fn access_rules() {
             0,
         ),
         (
-            "a branch (not served yet)",
+            "a branch the customer is not assigned to",
             Some(&branch_secret),
-            StatusCode::FORBIDDEN,
+            StatusCode::OK,
             0,
         ),
         (
@@ -457,4 +470,130 @@ async fn a_revoked_credential_cannot_listen_either() {
     let client = clientela_core::sync::SyncClient::new(&server.url(""), &secret).unwrap();
     let refused = client.watch(&mut |_| {}).await.unwrap_err();
     assert_eq!(refused.code(), "syncUnauthorized");
+}
+
+/// A branch reads its own local customers and the global ones assigned to it, and changes
+/// only its own local customers; every other case, one row each.
+#[tokio::test]
+async fn branch_access_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let (company_id, office) = company(&server.db, "Salones Norte").await;
+    let (a, b) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
+    let (_, secret_a) = server
+        .db
+        .add_credential(&company_id, Role::Branch, Some(&a), "Centro")
+        .await
+        .unwrap();
+    let (_, secret_b) = server
+        .db
+        .add_credential(&company_id, Role::Branch, Some(&b), "Sur")
+        .await
+        .unwrap();
+    let global = json!({ "kind": "global" });
+    let local = |branch: &str| json!({ "kind": "local", "branch": branch });
+    let everywhere = json!({ "kind": "allBranches" });
+    let only = |branch: &str| json!({ "kind": "branches", "branches": [branch] });
+
+    let mut head = Node::new();
+    let (mut desk_a, mut desk_b) = (Node::new(), Node::new());
+    let ids: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
+    let [g_all, g_a, g_b, local_a, local_b] = ids[..] else {
+        unreachable!()
+    };
+    let customer = |origin: &serde_json::Value, assignment: &serde_json::Value| {
+        vec![
+            ("firstName", json!("Ana")),
+            ("origin", origin.clone()),
+            ("assignment", assignment.clone()),
+        ]
+    };
+    let office_changes = vec![
+        head.change_values(g_all, ChangeOp::Upsert, &customer(&global, &everywhere)),
+        head.change_values(g_a, ChangeOp::Upsert, &customer(&global, &only(&a))),
+        head.change_values(g_b, ChangeOp::Upsert, &customer(&global, &only(&b))),
+    ];
+    for result in server.push(&office, office_changes).await.results {
+        applied(&result.outcome);
+    }
+    let mine_a = desk_a.change_values(local_a, ChangeOp::Upsert, &customer(&local(&a), &only(&a)));
+    applied(&server.push(&secret_a, vec![mine_a]).await.results[0].outcome);
+    let mine_b = desk_b.change_values(local_b, ChangeOp::Upsert, &customer(&local(&b), &only(&b)));
+    applied(&server.push(&secret_b, vec![mine_b]).await.results[0].outcome);
+
+    let seen = |page: PullResponse| -> Vec<Uuid> {
+        page.changes
+            .iter()
+            .map(|c| c.change.entity_id.parse().unwrap())
+            .collect()
+    };
+    let reads: [(&str, &str, Vec<Uuid>); 3] = [
+        (
+            "head office",
+            &office,
+            vec![g_all, g_a, g_b, local_a, local_b],
+        ),
+        ("branch A", &secret_a, vec![g_all, g_a, local_a]),
+        ("branch B", &secret_b, vec![g_all, g_b, local_b]),
+    ];
+    for (who, secret, expected) in reads {
+        assert_eq!(seen(server.pull(secret, 0).await), expected, "{who} reads");
+    }
+
+    let writes: [(&str, Change, Option<&str>); 6] = [
+        (
+            "A edits its own local customer",
+            desk_a.change(local_a, ChangeOp::Upsert, &[("notes", "x")]),
+            None,
+        ),
+        (
+            "A edits a global customer",
+            desk_a.change(g_all, ChangeOp::Upsert, &[("notes", "x")]),
+            Some("branchEditsOff"),
+        ),
+        (
+            "A deletes a global customer",
+            desk_a.change(g_a, ChangeOp::Delete, &[]),
+            Some("globalDelete"),
+        ),
+        (
+            "A edits B's local customer",
+            desk_a.change(local_b, ChangeOp::Upsert, &[("notes", "x")]),
+            Some("forbidden"),
+        ),
+        (
+            "A creates a customer local to B",
+            desk_a.change_values(
+                Uuid::now_v7(),
+                ChangeOp::Upsert,
+                &customer(&local(&b), &only(&b)),
+            ),
+            Some("forbidden"),
+        ),
+        (
+            "A deletes its own local customer",
+            desk_a.change(local_a, ChangeOp::Delete, &[]),
+            None,
+        ),
+    ];
+    for (what, change, refusal) in writes {
+        let outcome = server
+            .push(&secret_a, vec![change])
+            .await
+            .results
+            .remove(0)
+            .outcome;
+        match (refusal, outcome) {
+            (None, PushOutcome::Applied { .. }) => {}
+            (Some(code), PushOutcome::Refused { code: got, .. }) => assert_eq!(got, code, "{what}"),
+            (expected, got) => panic!("{what}: expected {expected:?}, got {got:?}"),
+        }
+    }
+
+    // Head office assigns B's customer to A as well: A reads it from then on.
+    let both = json!({ "kind": "branches", "branches": [a, b] });
+    let reassigned = head.change_values(g_b, ChangeOp::Upsert, &[("assignment", both)]);
+    applied(&server.push(&office, vec![reassigned]).await.results[0].outcome);
+    assert!(seen(server.pull(&secret_a, 0).await).contains(&g_b));
+    assert!(!seen(server.pull(&secret_a, 0).await).contains(&local_b));
 }

@@ -379,3 +379,181 @@ async fn offline_edits_survive_a_restart_and_go_out_on_reconnect() {
     assert_eq!(seen.fields.notes, "Prefiere tardes");
     assert!(office.store.sync_conflicts().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn two_head_office_desktops_and_a_branch_converge_after_offline_edits() {
+    use clientela_core::domain::Origin;
+    use clientela_core::store::BranchInput;
+    use clientela_core::sync::Syncer;
+    use clientela_core::Error;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let office = server
+        .desktop(dir.path(), "oficina", Duration::zero())
+        .await;
+    let laptop = server
+        .desktop(dir.path(), "portatil", Duration::zero())
+        .await;
+    let t0 = "2026-12-01T09:00:00Z";
+    let branch = |name: &str| BranchInput {
+        name: name.into(),
+        country: "ES".into(),
+        time_zone: "Europe/Madrid".into(),
+    };
+    let centro = office
+        .store
+        .create_branch(&branch("Centro"), at(t0))
+        .await
+        .unwrap();
+    let sur = office
+        .store
+        .create_branch(&branch("Sur"), at(t0))
+        .await
+        .unwrap();
+    let new = |first: &str, email: &str| CustomerFields {
+        first_name: first.into(),
+        last_name: "Prueba".into(),
+        emails: vec![Email {
+            address: email.into(),
+            label: None,
+            primary: true,
+        }],
+        ..Default::default()
+    };
+    let create = |fields: CustomerFields, assignment: Assignment| {
+        let store = &office.store;
+        async move {
+            store
+                .create_customer(&fields, &assignment, "ES", at(t0))
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    let for_centro = create(
+        new("Ana", "ana@example.com"),
+        Assignment::Branches(vec![centro.id]),
+    )
+    .await;
+    let for_sur = create(
+        new("Eva", "eva@example.com"),
+        Assignment::Branches(vec![sur.id]),
+    )
+    .await;
+    let for_all = create(new("Luz", "luz@example.com"), Assignment::AllBranches).await;
+    office.sync(t0).await;
+    laptop.sync(t0).await;
+
+    // The Centro branch signs in on its own desktop.
+    let (_, secret) = server
+        .db
+        .add_credential(
+            &server.company,
+            Role::Branch,
+            Some(&centro.id.to_string()),
+            "Centro",
+        )
+        .await
+        .unwrap();
+    let branch_store = Store::open(&dir.path().join("centro.db")).await.unwrap();
+    Syncer::default()
+        .sign_in(&branch_store, &server.url, &secret)
+        .await
+        .unwrap();
+    let desk = Desktop {
+        store: branch_store,
+        client: SyncClient::new(&server.url, &secret).unwrap(),
+        offset: Duration::zero(),
+    };
+    desk.sync(t0).await;
+    let mut expected = vec![for_centro.to_string(), for_all.to_string()];
+    expected.sort();
+    assert_eq!(
+        desk.customer_ids().await,
+        expected,
+        "the branch sees only its customers"
+    );
+    assert_eq!(
+        desk.store.customer(for_all).await.unwrap().origin,
+        Origin::Global
+    );
+
+    // Everyone offline for a while.
+    let t1 = "2026-12-02T10:00:00Z";
+    laptop
+        .update(
+            t1,
+            for_centro,
+            &serde_json::json!({ "notas": "Prefiere tardes" }),
+        )
+        .await;
+    let mut fields = office.store.customer(for_centro).await.unwrap().fields;
+    fields.company = "Talleres Ruiz".into();
+    office
+        .store
+        .update_customer(
+            for_centro,
+            &fields,
+            &Assignment::Branches(vec![centro.id]),
+            "ES",
+            at(t1),
+        )
+        .await
+        .unwrap();
+    let mine = desk
+        .store
+        .create_customer(
+            &new("Sol", "sol@example.com"),
+            &Assignment::AllBranches,
+            "ES",
+            at(t1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(mine.origin, Origin::Local(centro.id));
+    assert_eq!(mine.assignment, Assignment::Branches(vec![centro.id]));
+    // Global customers are read-only in a branch's view, and said so at once.
+    let global = desk.store.customer(for_all).await.unwrap();
+    let mut changed = global.fields.clone();
+    changed.notes = "x".into();
+    let edit_result = desk
+        .store
+        .update_customer(for_all, &changed, &Assignment::AllBranches, "ES", at(t1))
+        .await;
+    assert!(
+        matches!(edit_result, Err(Error::BranchEditsOff)),
+        "{edit_result:?}"
+    );
+    assert!(matches!(
+        desk.store.delete_customer(for_all, at(t1)).await,
+        Err(Error::GlobalDelete)
+    ));
+
+    // Back online, in any order, twice round.
+    let t2 = "2026-12-03T08:00:00Z";
+    for _ in 0..2 {
+        for node in [&desk, &laptop, &office] {
+            node.sync(t2).await;
+        }
+    }
+    for node in [&office, &laptop, &desk] {
+        let c = node.store.customer(for_centro).await.unwrap();
+        assert_eq!(c.fields.notes, "Prefiere tardes");
+        assert_eq!(c.fields.company, "Talleres Ruiz");
+        let local = node.store.customer(mine.id).await.unwrap();
+        assert_eq!(local.origin, Origin::Local(centro.id));
+    }
+    assert!(
+        desk.store.customer(for_sur).await.is_err(),
+        "never another branch's customer"
+    );
+    assert_eq!(office.customer_ids().await, laptop.customer_ids().await);
+    assert!(desk.store.sync_issues().await.unwrap().is_empty());
+
+    // The branch deletes its own local customer: gone everywhere.
+    desk.store.delete_customer(mine.id, at(t2)).await.unwrap();
+    desk.sync(t2).await;
+    office.sync(t2).await;
+    assert!(office.store.customer(mine.id).await.is_err());
+}

@@ -44,14 +44,19 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Customer> {
         let fields = normalize(draft, region)?;
+        // A branch's new customers are its own local customers.
+        let (origin, assignment) = match self.local_branch().await? {
+            Some(branch) => (Origin::Local(branch), Assignment::Branches(vec![branch])),
+            None => (Origin::Global, assignment.clone()),
+        };
         let mut tx = self.pool().begin().await?;
-        check_branches(&mut tx, assignment).await?;
+        check_branches(&mut tx, &assignment).await?;
         let stamp = self.stamp(now);
         let id = CustomerId::new();
         let new = NewCustomer {
             id,
-            origin: Origin::Global,
-            assignment,
+            origin,
+            assignment: &assignment,
             fields: &fields,
             stamps: all_fields_stamped(stamp),
         };
@@ -75,6 +80,7 @@ impl Store {
     ) -> Result<Customer> {
         let fields = normalize(draft, region)?;
         let before = self.customer(id).await?;
+        self.refuse_global_in_branch(&before).await?;
         if changed_fields(&before, &fields, assignment).is_empty() {
             return Ok(before);
         }
@@ -93,6 +99,17 @@ impl Store {
     pub async fn customer(&self, id: CustomerId) -> Result<Customer> {
         let mut conn = self.pool().acquire().await?;
         load(&mut conn, id).await
+    }
+}
+
+impl Store {
+    /// In a branch's view, global customers are read-only: the server would refuse the
+    /// change anyway, and the person should hear it now.
+    pub(crate) async fn refuse_global_in_branch(&self, customer: &Customer) -> Result<()> {
+        if customer.origin == Origin::Global && self.local_branch().await?.is_some() {
+            return Err(Error::BranchEditsOff);
+        }
+        Ok(())
     }
 }
 

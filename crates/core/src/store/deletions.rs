@@ -11,7 +11,7 @@ use super::customers;
 use super::outbox::{self, Op};
 use super::{time, Store};
 use crate::domain::deletion::{plan_deletion, DeletionPlan};
-use crate::domain::{AppointmentId, BranchId, CustomerId};
+use crate::domain::{AppointmentId, BranchId, CustomerId, Origin};
 use crate::{Error, Result};
 
 /// One branch as a deletion names it.
@@ -74,6 +74,12 @@ impl Store {
         id: CustomerId,
         now: DateTime<Utc>,
     ) -> Result<DeletionOutcome> {
+        if self.local_branch().await?.is_some() {
+            let customer = self.customer(id).await?;
+            if customer.origin == Origin::Global {
+                return Err(Error::GlobalDelete);
+            }
+        }
         let mut tx = self.pool().begin().await?;
         let plan = plan_for(&mut tx, id, now).await?;
         let result = outcome(&mut tx, id, &plan).await?;

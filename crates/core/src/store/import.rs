@@ -135,6 +135,10 @@ impl Store {
             return Err(Error::UnknownBranches(unknown));
         }
         let total = u32::try_from(items.len()).unwrap_or(u32::MAX);
+        // A branch imports its own local customers.
+        let local = self.local_branch().await?;
+        let origin = local.map_or(Origin::Global, Origin::Local);
+        let own_only = local.map(|b| Assignment::Branches(vec![b]));
         let mut tx = self.pool().begin().await?;
         customers::check_branches(&mut tx, &placement.default_assignment).await?;
         let mapped = placement.branch_map.iter().map(|(_, id)| *id).collect();
@@ -151,7 +155,10 @@ impl Store {
             let stamp = self.stamp(now);
             let mut fresh: Vec<(CustomerId, Cow<'_, CustomerFields>, Assignment)> = Vec::new();
             for item in chunk {
-                let assignment = assignment_of(item, placement, &mut branches);
+                let assignment = match &own_only {
+                    Some(own) => own.clone(),
+                    None => assignment_of(item, placement, &mut branches),
+                };
                 match existing.find(item.fields) {
                     Some(id) => {
                         let item = existing.without_taken_external_id(id, item, &mut summary);
@@ -171,7 +178,7 @@ impl Store {
                 .iter()
                 .map(|(id, fields, assignment)| NewCustomer {
                     id: *id,
-                    origin: Origin::Global,
+                    origin,
                     assignment,
                     fields,
                     stamps: stamps.clone(),
@@ -221,6 +228,11 @@ impl Store {
         summary: &mut ImportSummary,
     ) -> Result<()> {
         let stored = customers::load(conn, id).await?;
+        if stored.origin == Origin::Global && self.local_branch().await?.is_some() {
+            // A branch does not change global customers; the row adds nothing.
+            summary.unchanged += 1;
+            return Ok(());
+        }
         let (merged, conflicts) = merge_fields(&stored, item);
         let assignment = merge_assignment(&stored.assignment, assignment);
         summary.conflicts.extend(conflicts);

@@ -21,6 +21,7 @@ use crate::domain::{Assignment, BranchId, Customer, CustomerFields, CustomerId, 
 use crate::hlc::Stamp;
 use crate::sync::{
     parse_change_id, Change, ChangeOp, FieldChange, LoggedChange, PushOutcome, PushResult, Session,
+    SessionRole,
 };
 use crate::{Error, Result};
 
@@ -108,6 +109,16 @@ impl Store {
             .meta("sync_session")
             .await?
             .and_then(|text| serde_json::from_str(&text).ok()))
+    }
+
+    /// The branch this desktop works for, when it signed in with a branch credential; its
+    /// new customers are then local to that branch, and its global ones read-only.
+    pub async fn local_branch(&self) -> Result<Option<BranchId>> {
+        let session = self.sync_session().await?;
+        Ok(session
+            .filter(|s| s.role == SessionRole::Branch)
+            .and_then(|s| s.branch)
+            .and_then(|b| b.parse().ok()))
     }
 
     /// Saves the account after the server accepted it.

@@ -32,8 +32,6 @@ pub enum SyncError {
     },
     #[error("the server address is not valid: {0}")]
     BadAddress(String),
-    #[error("branch credentials cannot sign in to this version yet")]
-    BranchNotYet,
     #[error("the server's change notifications stopped: {0}")]
     Events(String),
     #[error(transparent)]
@@ -48,7 +46,6 @@ impl SyncError {
             SyncError::Unauthorized => "syncUnauthorized",
             SyncError::Server { .. } => "syncServer",
             SyncError::BadAddress(_) => "syncBadAddress",
-            SyncError::BranchNotYet => "syncBranchNotYet",
             SyncError::Events(_) => "syncOffline",
             SyncError::Store(e) => e.code(),
         }

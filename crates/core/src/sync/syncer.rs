@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::client::{sync_with_progress, SyncClient, SyncError, SyncReport};
-use super::{Session, SessionRole};
+use super::Session;
 use crate::store::Store;
 
 /// What the status area and the Sync screen show.
@@ -52,8 +52,8 @@ impl Syncer {
         Ok(())
     }
 
-    /// Checks the credential with the server and saves it. Branch credentials wait for
-    /// the branch view.
+    /// Checks the credential with the server and saves it. With a branch credential the
+    /// desktop shows that branch's view.
     pub async fn sign_in(
         &self,
         store: &Store,
@@ -62,9 +62,6 @@ impl Syncer {
     ) -> Result<Session, SyncError> {
         let client = SyncClient::new(server_url, secret)?;
         let session = client.session().await?;
-        if session.role == SessionRole::Branch {
-            return Err(SyncError::BranchNotYet);
-        }
         store
             .save_sync_account(server_url.trim(), secret.trim(), &session)
             .await?;

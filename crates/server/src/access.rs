@@ -1,0 +1,173 @@
+//! Who sees and changes which customer. Head office sees and changes everything of its
+//! company. A branch sees its own local customers and the global customers assigned to it
+//! (or to all branches), changes only its own local customers, and never deletes a global
+//! one. Branch edits of global customers (overrides, behind a company setting) are not
+//! offered yet, so they are refused with a reason.
+
+use clientela_core::sync::{Change, ChangeOp, PushOutcome};
+use serde::Deserialize;
+use sqlx::SqliteConnection;
+
+use crate::db::{Caller, Role};
+use crate::Error;
+
+/// The origin and assignment of a customer as the server keeps them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Access {
+    origin_branch: Option<String>,
+}
+
+/// `origin` as a change carries it.
+#[derive(Deserialize)]
+#[serde(tag = "kind", content = "branch", rename_all = "camelCase")]
+enum Origin {
+    Global,
+    Local(String),
+}
+
+/// `assignment` as a change carries it.
+#[derive(Deserialize)]
+#[serde(tag = "kind", content = "branches", rename_all = "camelCase")]
+enum Assignment {
+    AllBranches,
+    Branches(Vec<String>),
+}
+
+/// `Some(refusal)` when `caller` may not make `change`.
+pub(crate) async fn refusal(
+    conn: &mut SqliteConnection,
+    caller: &Caller,
+    change: &Change,
+) -> Result<Option<PushOutcome>, Error> {
+    let Some(branch) = caller
+        .branch
+        .as_deref()
+        .filter(|_| caller.role == Role::Branch)
+    else {
+        return Ok(None);
+    };
+    if change.entity != "customer" {
+        return Ok(Some(refused(
+            "forbidden",
+            "a branch changes only its own customers",
+        )));
+    }
+    let stored = stored(conn, &caller.company, &change.entity_id).await?;
+    let origin = match &stored {
+        Some(access) => access.origin_branch.clone(),
+        // A new customer: what the change says it is.
+        None => match origin_of(change) {
+            Some(Origin::Local(b)) => Some(b),
+            _ => None,
+        },
+    };
+    Ok(match (origin.as_deref(), change.op) {
+        (Some(own), _) if own == branch => None,
+        (Some(_), _) => Some(refused(
+            "forbidden",
+            "the customer belongs to another branch",
+        )),
+        (None, ChangeOp::Delete) => Some(refused(
+            "globalDelete",
+            "only head office can delete a global customer",
+        )),
+        (None, ChangeOp::Upsert) => Some(refused(
+            "branchEditsOff",
+            "this company does not let branches change global customers",
+        )),
+    })
+}
+
+/// Keeps the customer's origin and assignment after `change` was applied.
+pub(crate) async fn record(
+    conn: &mut SqliteConnection,
+    company: &str,
+    change: &Change,
+) -> Result<(), Error> {
+    if change.entity != "customer" {
+        return Ok(());
+    }
+    if change.op == ChangeOp::Delete {
+        sqlx::query("DELETE FROM customer_access WHERE company_id = ? AND customer_id = ?")
+            .bind(company)
+            .bind(&change.entity_id)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(());
+    }
+    let origin = match origin_of(change) {
+        Some(Origin::Local(branch)) => Some(branch),
+        _ => None,
+    };
+    sqlx::query(
+        "INSERT INTO customer_access (company_id, customer_id, origin_branch, all_branches, \
+         branches, assignment_stamp) VALUES (?, ?, ?, 0, '[]', '') \
+         ON CONFLICT (company_id, customer_id) DO NOTHING",
+    )
+    .bind(company)
+    .bind(&change.entity_id)
+    .bind(origin)
+    .execute(&mut *conn)
+    .await?;
+
+    let Some(field) = change.fields.get("assignment") else {
+        return Ok(());
+    };
+    let Ok(assignment) = serde_json::from_value::<Assignment>(field.value.clone()) else {
+        return Ok(());
+    };
+    let (all, branches) = match assignment {
+        Assignment::AllBranches => (true, Vec::new()),
+        Assignment::Branches(ids) => (false, ids),
+    };
+    // The later assignment wins, as on every device.
+    sqlx::query(
+        "UPDATE customer_access SET all_branches = ?, branches = ?, assignment_stamp = ? \
+         WHERE company_id = ? AND customer_id = ? AND assignment_stamp < ?",
+    )
+    .bind(all)
+    .bind(serde_json::to_string(&branches).unwrap_or_else(|_| "[]".into()))
+    .bind(&field.stamp)
+    .bind(company)
+    .bind(&change.entity_id)
+    .bind(&field.stamp)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The SQL condition on a `change_log l` row that a branch (its id bound as `?4`) may read:
+/// branch records, deletions (an id only), and its customers.
+pub(crate) const VISIBLE_TO_BRANCH: &str = "(l.entity = 'branch' \
+     OR (l.entity = 'customer' AND (json_extract(l.body, '$.op') = 'delete' \
+       OR EXISTS (SELECT 1 FROM customer_access a \
+         WHERE a.company_id = l.company_id AND a.customer_id = l.entity_id \
+         AND (a.origin_branch = ?4 OR (a.origin_branch IS NULL AND (a.all_branches = 1 \
+           OR EXISTS (SELECT 1 FROM json_each(a.branches) WHERE value = ?4))))))))";
+
+async fn stored(
+    conn: &mut SqliteConnection,
+    company: &str,
+    customer: &str,
+) -> Result<Option<Access>, Error> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT origin_branch FROM customer_access WHERE company_id = ? AND customer_id = ?",
+    )
+    .bind(company)
+    .bind(customer)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(origin_branch,)| Access { origin_branch }))
+}
+
+fn origin_of(change: &Change) -> Option<Origin> {
+    let field = change.fields.get("origin")?;
+    serde_json::from_value(field.value.clone()).ok()
+}
+
+fn refused(code: &str, message: &str) -> PushOutcome {
+    PushOutcome::Refused {
+        code: code.to_owned(),
+        message: message.to_owned(),
+    }
+}
