@@ -8,7 +8,9 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use clientela_core::sync::{PullResponse, PushRequest, PushResponse, Session, MAX_PULL, MAX_PUSH};
+use clientela_core::sync::{
+    LoggedChange, PullResponse, PushRequest, PushResponse, Session, MAX_PULL, MAX_PUSH,
+};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -24,6 +26,7 @@ pub fn router(db: Db) -> Router {
         .route("/v1/sync/push", post(push))
         .route("/v1/sync/pull", get(pull))
         .route("/v1/sync/events", get(events))
+        .route("/v1/sync/history", get(history))
         .fallback(|| async { Error::NotFound("route") })
         .with_state(db)
 }
@@ -70,6 +73,24 @@ async fn pull(
         return Err(Error::invalid("limit", format!("must be 1 to {MAX_PULL}")));
     }
     Ok(Json(db.pull(&caller, query.after, limit).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    entity: String,
+    id: String,
+}
+
+/// Everything the server holds about one entity, for a desktop to return to after a
+/// refused change.
+async fn history(
+    State(db): State<Db>,
+    caller: Caller,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<Vec<LoggedChange>>, Error> {
+    let Query(query) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
+    Ok(Json(db.history(&caller, &query.entity, &query.id).await?))
 }
 
 /// A WebSocket that says `{"head": <seq>}` when it opens and whenever the caller's company

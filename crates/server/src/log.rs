@@ -76,16 +76,7 @@ impl Db {
         let changes = rows
             .iter()
             .take(limit as usize)
-            .map(|r| {
-                let body: String = r.try_get("body")?;
-                let change = serde_json::from_str(&body)
-                    .map_err(|e| Error::invalid("change_log.body", e.to_string()))?;
-                Ok(LoggedChange {
-                    seq: r.try_get("seq")?,
-                    author: r.try_get("author")?,
-                    change,
-                })
-            })
+            .map(logged)
             .collect::<Result<Vec<_>, Error>>()?;
         let last_seq = changes.last().map_or(after, |c| c.seq);
         let head = self.last_seq(&caller.company).await?.max(last_seq);
@@ -97,6 +88,39 @@ impl Db {
         })
     }
 
+    /// Every logged change of one entity that `caller` may see, oldest first: what the
+    /// server holds, for a desktop whose change was refused to return to.
+    pub async fn history(
+        &self,
+        caller: &Caller,
+        entity: &str,
+        entity_id: &str,
+    ) -> Result<Vec<LoggedChange>, Error> {
+        let visible = match (caller.role, &caller.branch) {
+            (Role::Branch, Some(_)) => access::VISIBLE_TO_BRANCH,
+            _ => "(?4 IS NULL)",
+        };
+        let sql = format!(
+            "SELECT l.seq, l.body, c.name AS author FROM change_log l \
+             JOIN credentials c ON c.id = l.author \
+             WHERE l.company_id = ?1 AND l.entity = ?2 AND l.entity_id = ?3 AND {visible} \
+             ORDER BY l.seq"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&caller.company)
+            .bind(entity)
+            .bind(entity_id)
+            .bind(
+                caller
+                    .branch
+                    .as_deref()
+                    .filter(|_| caller.role == Role::Branch),
+            )
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(logged).collect()
+    }
+
     /// The highest sequence in the company's log, for notifications.
     pub async fn last_seq(&self, company: &str) -> Result<i64, Error> {
         let seq: Option<i64> =
@@ -106,6 +130,17 @@ impl Db {
                 .await?;
         Ok(seq.unwrap_or(0))
     }
+}
+
+fn logged(row: &sqlx::sqlite::SqliteRow) -> Result<LoggedChange, Error> {
+    let body: String = row.try_get("body")?;
+    let change = serde_json::from_str(&body)
+        .map_err(|e| Error::invalid("change_log.body", e.to_string()))?;
+    Ok(LoggedChange {
+        seq: row.try_get("seq")?,
+        author: row.try_get("author")?,
+        change,
+    })
 }
 
 async fn push_one(

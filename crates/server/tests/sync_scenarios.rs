@@ -557,3 +557,63 @@ async fn two_head_office_desktops_and_a_branch_converge_after_offline_edits() {
     office.sync(t2).await;
     assert!(office.store.customer(mine.id).await.is_err());
 }
+
+#[tokio::test]
+async fn a_refused_change_is_shown_and_the_desktop_returns_to_the_server() {
+    use clientela_core::store::{BranchInput, SyncIssueKind};
+    use clientela_core::sync::Syncer;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let office = server
+        .desktop(dir.path(), "oficina", Duration::zero())
+        .await;
+    let t0 = "2026-12-01T09:00:00Z";
+    let input = BranchInput {
+        name: "Centro".into(),
+        country: "ES".into(),
+        time_zone: "Europe/Madrid".into(),
+    };
+    let centro = office.store.create_branch(&input, at(t0)).await.unwrap();
+    office.sync(t0).await;
+
+    // A desktop used on its own first, where its customer was made global; then it is
+    // connected as the Centro branch, which may not make global customers.
+    let store = Store::open(&dir.path().join("centro.db")).await.unwrap();
+    let before = serde_json::json!({
+        "nombre": "Gema", "apellidos": "Prieto", "email": "gema@example.com",
+        "telefono": "+34600000201", "notas": ""
+    });
+    let (_, secret) = server
+        .db
+        .add_credential(
+            &server.company,
+            Role::Branch,
+            Some(&centro.id.to_string()),
+            "Centro",
+        )
+        .await
+        .unwrap();
+    let desk = Desktop {
+        store,
+        client: SyncClient::new(&server.url, &secret).unwrap(),
+        offset: Duration::zero(),
+    };
+    let gema = desk.create(t0, &before).await;
+    Syncer::default()
+        .sign_in(&desk.store, &server.url, &secret)
+        .await
+        .unwrap();
+    desk.sync(t0).await;
+
+    let issues = desk.store.sync_issues().await.unwrap();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].kind, SyncIssueKind::Refused);
+    assert_eq!(issues[0].code, "branchEditsOff");
+    assert_eq!(issues[0].entity_id, gema.to_string());
+    // The server never had Gema: neither does the desktop now, and nothing waits.
+    assert!(desk.store.customer(gema).await.is_err());
+    assert_eq!(desk.store.outbox_len().await.unwrap(), 0);
+    office.sync(t0).await;
+    assert!(office.store.customer(gema).await.is_err());
+}

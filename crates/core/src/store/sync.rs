@@ -302,7 +302,8 @@ impl Store {
                     fresh.add(&mut tx, id, change).await?;
                 }
                 ("customer", ChangeOp::Upsert, _) => {
-                    applied.conflicts += apply_customer(&mut tx, change, author, now).await?;
+                    applied.conflicts +=
+                        apply_customer(&mut tx, change, author, Conflicts::Keep, now).await?;
                 }
                 ("customer", ChangeOp::Delete, _) => {
                     applied.discarded += apply_delete(&mut tx, change, author, now).await?;
@@ -336,6 +337,49 @@ impl Store {
             self.checkpoint().await;
         }
         Ok(applied)
+    }
+
+    /// Replaces the local copy of a customer with what the server holds (`history`, oldest
+    /// first), dropping its unsent changes: after the server refused one of them, this
+    /// device must not keep a value no other device has.
+    pub async fn return_to_server(
+        &self,
+        customer: &str,
+        history: &[LoggedChange],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        super::outbox::forget(&mut tx, "customer", customer).await?;
+        sqlx::query("DELETE FROM customers WHERE id = ?")
+            .bind(customer)
+            .execute(&mut *tx)
+            .await?;
+        let mut fresh = NewCustomers::default();
+        for logged in history {
+            let change = &logged.change;
+            let Ok(id) = change.entity_id.parse::<CustomerId>() else {
+                continue;
+            };
+            if fresh.has(id) {
+                fresh.write(&mut tx, now).await?;
+            }
+            match change.op {
+                ChangeOp::Upsert if is_unknown(&mut tx, id).await? => {
+                    fresh.add(&mut tx, id, change).await?;
+                }
+                // The server's own history: no conflict to report again.
+                ChangeOp::Upsert => {
+                    apply_customer(&mut tx, change, &logged.author, Conflicts::Ignore, now).await?;
+                }
+                ChangeOp::Delete => {
+                    super::deletions::purge_rows(&mut tx, id, now, &change.hlc).await?;
+                }
+            }
+        }
+        fresh.write(&mut tx, now).await?;
+        tx.commit().await?;
+        tracing::info!(customer.id = customer, "returned to the server's version");
+        Ok(())
     }
 
     /// Unresolved same-field conflicts, newest first.
@@ -482,11 +526,19 @@ async fn branch_fields(
     Ok(fields)
 }
 
+/// Whether applying a change keeps the conflicts it finds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Conflicts {
+    Keep,
+    Ignore,
+}
+
 /// Applies a pulled customer upsert field by field; returns how many conflicts it found.
 async fn apply_customer(
     conn: &mut SqliteConnection,
     change: &Change,
     author: &str,
+    conflicts_seen: Conflicts,
     now: DateTime<Utc>,
 ) -> Result<u32> {
     let Ok(id) = change.entity_id.parse::<CustomerId>() else {
@@ -524,7 +576,7 @@ async fn apply_customer(
         let concurrent = incoming.base.as_deref().is_some_and(|b| b != local_stamp);
         let differs = local_value != incoming.value;
         let incoming_wins = incoming.stamp.as_str() > local_stamp.as_str();
-        if concurrent && differs {
+        if concurrent && differs && conflicts_seen == Conflicts::Keep {
             let (kept, kept_stamp, lost, lost_stamp, lost_author) = if incoming_wins {
                 (
                     &incoming.value,

@@ -6,7 +6,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
-use super::{ApiError, PullResponse, PushRequest, PushResponse, Session, MAX_PULL, MAX_PUSH};
+use super::{
+    ApiError, LoggedChange, PullResponse, PushRequest, PushResponse, Session, MAX_PULL, MAX_PUSH,
+};
 use crate::store::Store;
 
 /// A connection to one sync server with one credential.
@@ -134,6 +136,21 @@ impl SyncClient {
         Ok(())
     }
 
+    /// What the server holds about one entity, oldest change first.
+    pub async fn history(&self, entity: &str, id: &str) -> Result<Vec<LoggedChange>, SyncError> {
+        let response = self
+            .http
+            .get(format!(
+                "{}/v1/sync/history?entity={entity}&id={id}",
+                self.base
+            ))
+            .bearer_auth(&self.secret)
+            .send()
+            .await
+            .map_err(SyncError::Offline)?;
+        read(response).await
+    }
+
     pub async fn push(&self, request: &PushRequest) -> Result<PushResponse, SyncError> {
         let response = self
             .http
@@ -215,6 +232,21 @@ pub async fn sync_with_progress(
         store
             .settle_pushed(&outgoing, &response.results, now)
             .await?;
+        // A refused change leaves this device holding a value nobody else has: it goes
+        // back to what the server holds. (A refusal because the customer was deleted is
+        // settled by the deletion, which the pull brings.)
+        for (sent, result) in outgoing.iter().zip(&response.results) {
+            let refused = match &result.outcome {
+                super::PushOutcome::Refused { code, .. } => code != "deleted",
+                _ => false,
+            };
+            if refused && sent.change.entity == "customer" {
+                let history = client.history("customer", &sent.change.entity_id).await?;
+                store
+                    .return_to_server(&sent.change.entity_id, &history, now)
+                    .await?;
+            }
+        }
         report.pushed += u32::try_from(outgoing.len()).unwrap_or(u32::MAX);
         report.refused += u32::try_from(refused).unwrap_or(u32::MAX);
     }
