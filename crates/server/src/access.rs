@@ -6,9 +6,9 @@
 
 use clientela_core::sync::{Change, ChangeOp, PushOutcome};
 use serde::Deserialize;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
-use crate::db::{Caller, Role};
+use crate::db::{Backend, Caller, Role};
 use crate::Error;
 
 /// The origin and assignment of a customer as the server keeps them.
@@ -35,7 +35,7 @@ enum Assignment {
 
 /// `Some(refusal)` when `caller` may not make `change`.
 pub(crate) async fn refusal(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     caller: &Caller,
     change: &Change,
 ) -> Result<Option<PushOutcome>, Error> {
@@ -80,7 +80,7 @@ pub(crate) async fn refusal(
 
 /// Keeps the customer's origin and assignment after `change` was applied.
 pub(crate) async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     company: &str,
     change: &Change,
 ) -> Result<(), Error> {
@@ -88,7 +88,7 @@ pub(crate) async fn record(
         return Ok(());
     }
     if change.op == ChangeOp::Delete {
-        sqlx::query("DELETE FROM customer_access WHERE company_id = ? AND customer_id = ?")
+        sqlx::query("DELETE FROM customer_access WHERE company_id = $1 AND customer_id = $2")
             .bind(company)
             .bind(&change.entity_id)
             .execute(&mut *conn)
@@ -101,7 +101,7 @@ pub(crate) async fn record(
     };
     sqlx::query(
         "INSERT INTO customer_access (company_id, customer_id, origin_branch, all_branches, \
-         branches, assignment_stamp) VALUES (?, ?, ?, 0, '[]', '') \
+         branches, assignment_stamp) VALUES ($1, $2, $3, 0, '[]', '') \
          ON CONFLICT (company_id, customer_id) DO NOTHING",
     )
     .bind(company)
@@ -122,10 +122,10 @@ pub(crate) async fn record(
     };
     // The later assignment wins, as on every device.
     sqlx::query(
-        "UPDATE customer_access SET all_branches = ?, branches = ?, assignment_stamp = ? \
-         WHERE company_id = ? AND customer_id = ? AND assignment_stamp < ?",
+        "UPDATE customer_access SET all_branches = $1, branches = $2, assignment_stamp = $3 \
+         WHERE company_id = $4 AND customer_id = $5 AND assignment_stamp < $6",
     )
-    .bind(all)
+    .bind(i64::from(all))
     .bind(serde_json::to_string(&branches).unwrap_or_else(|_| "[]".into()))
     .bind(&field.stamp)
     .bind(company)
@@ -136,22 +136,40 @@ pub(crate) async fn record(
     Ok(())
 }
 
-/// The SQL condition on a `change_log l` row that a branch (its id bound as `?4`) may read:
-/// branch records, deletions (an id only), and its customers.
-pub(crate) const VISIBLE_TO_BRANCH: &str = "(l.entity = 'branch' \
-     OR (l.entity = 'customer' AND (json_extract(l.body, '$.op') = 'delete' \
-       OR EXISTS (SELECT 1 FROM customer_access a \
-         WHERE a.company_id = l.company_id AND a.customer_id = l.entity_id \
-         AND (a.origin_branch = ?4 OR (a.origin_branch IS NULL AND (a.all_branches = 1 \
-           OR EXISTS (SELECT 1 FROM json_each(a.branches) WHERE value = ?4))))))))";
+/// The SQL condition on a `change_log l` row that `caller` may read; its branch id is bound
+/// as `$4` (NULL for head office). A branch reads branch records, deletions (an id only),
+/// and its customers.
+pub(crate) fn visible(backend: Backend, caller: &Caller) -> &'static str {
+    if caller.role != Role::Branch || caller.branch.is_none() {
+        return "(CAST($4 AS TEXT) IS NULL)";
+    }
+    match backend {
+        Backend::Sqlite => {
+            "(l.entity = 'branch' \
+             OR (l.entity = 'customer' AND (json_extract(l.body, '$.op') = 'delete' \
+               OR EXISTS (SELECT 1 FROM customer_access a \
+                 WHERE a.company_id = l.company_id AND a.customer_id = l.entity_id \
+                 AND (a.origin_branch = $4 OR (a.origin_branch IS NULL AND (a.all_branches = 1 \
+                   OR EXISTS (SELECT 1 FROM json_each(a.branches) WHERE value = $4))))))))"
+        }
+        Backend::Postgres => {
+            "(l.entity = 'branch' \
+             OR (l.entity = 'customer' AND ((l.body::jsonb ->> 'op') = 'delete' \
+               OR EXISTS (SELECT 1 FROM customer_access a \
+                 WHERE a.company_id = l.company_id AND a.customer_id = l.entity_id \
+                 AND (a.origin_branch = $4 OR (a.origin_branch IS NULL AND (a.all_branches = 1 \
+                   OR a.branches::jsonb ? $4)))))))"
+        }
+    }
+}
 
 async fn stored(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     company: &str,
     customer: &str,
 ) -> Result<Option<Access>, Error> {
     let row: Option<(Option<String>,)> = sqlx::query_as(
-        "SELECT origin_branch FROM customer_access WHERE company_id = ? AND customer_id = ?",
+        "SELECT origin_branch FROM customer_access WHERE company_id = $1 AND customer_id = $2",
     )
     .bind(company)
     .bind(customer)

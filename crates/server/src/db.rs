@@ -6,8 +6,9 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 use clientela_core::sync::{Session, SessionRole};
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use sqlx::Row;
 use uuid::Uuid;
 
 use crate::Error;
@@ -15,10 +16,20 @@ use crate::Error;
 /// File name of the database inside the data folder.
 pub const DATABASE_FILE: &str = "clientela-server.db";
 
+/// Which database the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One file in a data folder: no set-up at all.
+    Sqlite,
+    /// Shared by several server instances.
+    Postgres,
+}
+
 /// The server's database.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     /// Told the company and its new last sequence whenever a push adds to a log.
     grown: tokio::sync::broadcast::Sender<(String, i64)>,
 }
@@ -59,28 +70,74 @@ pub struct CredentialInfo {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database in `data_dir` and migrates it.
+    /// Opens (creating if needed) the SQLite database in `data_dir` and migrates it.
     pub async fn open(data_dir: &Path) -> Result<Self, Error> {
         std::fs::create_dir_all(data_dir).map_err(|e| Error::DataDir(data_dir.into(), e))?;
-        let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(DATABASE_FILE))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // An acknowledged push must survive a power cut, not only a crash.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        // Listeners that fall this far behind get the latest sequence instead.
-        let (grown, _) = tokio::sync::broadcast::channel(256);
-        Ok(Self { pool, grown })
+        let file = data_dir.join(DATABASE_FILE);
+        let path: String = file
+            .to_string_lossy()
+            .chars()
+            .map(|c| match c {
+                ' ' => "%20".to_owned(),
+                '%' => "%25".to_owned(),
+                '?' => "%3F".to_owned(),
+                '#' => "%23".to_owned(),
+                c => c.to_string(),
+            })
+            .collect();
+        Self::connect_as(&format!("sqlite://{path}?mode=rwc"), Backend::Sqlite).await
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    /// Connects to the PostgreSQL database at `url` (`postgres://…`) and migrates it.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(Error::invalid("database URL", "use a postgres:// URL"));
+        }
+        Self::connect_as(url, Backend::Postgres).await
+    }
+
+    async fn connect_as(url: &str, backend: Backend) -> Result<Self, Error> {
+        sqlx::any::install_default_drivers();
+        let mut options = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // An acknowledged push must survive a power cut, not only a crash.
+                    sqlx::raw_sql(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    )
+                    .execute(conn)
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(url).await?;
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        // Listeners that fall this far behind get the latest sequence instead.
+        let (grown, _) = tokio::sync::broadcast::channel(256);
+        if backend == Backend::Postgres {
+            relay_notifications(url, grown.clone()).await?;
+        }
+        Ok(Self {
+            pool,
+            backend,
+            grown,
+        })
+    }
+
+    /// The database this server runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
@@ -89,9 +146,22 @@ impl Db {
         self.grown.subscribe()
     }
 
-    pub(crate) fn announce(&self, company: &str, seq: i64) {
-        // Nobody listening is fine.
-        let _ = self.grown.send((company.to_owned(), seq));
+    /// Tells this instance's listeners, and on PostgreSQL every instance's, that a
+    /// company's log grew.
+    pub(crate) async fn announce(&self, company: &str, seq: i64) -> Result<(), Error> {
+        match self.backend {
+            // Nobody listening is fine.
+            Backend::Sqlite => drop(self.grown.send((company.to_owned(), seq))),
+            // Comes back to this instance too, through `relay_notifications`.
+            Backend::Postgres => {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(format!("{company} {seq}"))
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Adds a company; returns its id.
@@ -101,7 +171,7 @@ impl Db {
             return Err(Error::invalid("name", "the company needs a name"));
         }
         let id = Uuid::now_v7().to_string();
-        sqlx::query("INSERT INTO companies (id, name, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO companies (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(&id)
             .bind(name)
             .bind(now())
@@ -125,7 +195,7 @@ impl Db {
                 "a branch credential names its branch; a head-office one does not",
             ));
         }
-        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM companies WHERE id = ?")
+        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM companies WHERE id = $1")
             .bind(company)
             .fetch_optional(&self.pool)
             .await?;
@@ -136,7 +206,7 @@ impl Db {
         let secret = new_secret()?;
         sqlx::query(
             "INSERT INTO credentials (id, company_id, role, branch_id, name, secret_hash, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&id)
         .bind(company)
@@ -153,7 +223,7 @@ impl Db {
     /// Revokes a credential; its next request is refused.
     pub async fn revoke_credential(&self, id: &str) -> Result<(), Error> {
         let done = sqlx::query(
-            "UPDATE credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            "UPDATE credentials SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(id)
@@ -168,8 +238,9 @@ impl Db {
     /// The credentials of a company.
     pub async fn credentials(&self, company: &str) -> Result<Vec<CredentialInfo>, Error> {
         let rows = sqlx::query(
-            "SELECT id, role, branch_id, name, revoked_at IS NOT NULL AS revoked \
-             FROM credentials WHERE company_id = ? ORDER BY id",
+            "SELECT id, role, branch_id, name, \
+             CAST(CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS revoked \
+             FROM credentials WHERE company_id = $1 ORDER BY id",
         )
         .bind(company)
         .fetch_all(&self.pool)
@@ -181,7 +252,7 @@ impl Db {
                     role: role_of(&r.try_get::<String, _>("role")?),
                     branch: r.try_get("branch_id")?,
                     name: r.try_get("name")?,
-                    revoked: r.try_get("revoked")?,
+                    revoked: r.try_get::<i64, _>("revoked")? != 0,
                 })
             })
             .collect()
@@ -191,7 +262,7 @@ impl Db {
     pub async fn caller(&self, secret: &str) -> Result<Option<Caller>, Error> {
         let row = sqlx::query(
             "SELECT id, company_id, role, branch_id FROM credentials \
-             WHERE secret_hash = ? AND revoked_at IS NULL",
+             WHERE secret_hash = $1 AND revoked_at IS NULL",
         )
         .bind(hash(secret))
         .fetch_optional(&self.pool)
@@ -213,7 +284,7 @@ impl Db {
     pub async fn session(&self, caller: &Caller) -> Result<Session, Error> {
         let row = sqlx::query(
             "SELECT c.name, k.name AS company_name FROM credentials c \
-             JOIN companies k ON k.id = c.company_id WHERE c.id = ?",
+             JOIN companies k ON k.id = c.company_id WHERE c.id = $1",
         )
         .bind(&caller.credential)
         .fetch_one(&self.pool)
@@ -229,6 +300,38 @@ impl Db {
             branch: caller.branch.clone(),
         })
     }
+}
+
+/// The PostgreSQL channel on which instances tell each other that a log grew.
+const CHANNEL: &str = "clientela_log";
+
+/// Passes PostgreSQL notifications from every instance to this instance's listeners, for
+/// as long as the server runs; a dropped connection is re-established by `PgListener`.
+async fn relay_notifications(
+    url: &str,
+    grown: tokio::sync::broadcast::Sender<(String, i64)>,
+) -> Result<(), Error> {
+    let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    tokio::spawn(async move {
+        loop {
+            match listener.recv().await {
+                Ok(notice) => {
+                    let Some((company, seq)) = notice.payload().split_once(' ') else {
+                        continue;
+                    };
+                    if let Ok(seq) = seq.parse() {
+                        let _ = grown.send((company.to_owned(), seq));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "change notifications from PostgreSQL stopped");
+                    return;
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 fn role_of(text: &str) -> Role {

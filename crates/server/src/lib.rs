@@ -8,7 +8,7 @@ mod error;
 mod log;
 
 pub use api::router;
-pub use db::{Caller, Db, Role};
+pub use db::{Backend, Caller, Db, Role};
 pub use error::Error;
 
 /// Serves the API on `listener` until `shutdown` completes. Taking a bound listener lets

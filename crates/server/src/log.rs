@@ -4,7 +4,7 @@ use clientela_core::hlc::Stamp;
 use clientela_core::sync::{
     parse_change_id, Change, ChangeOp, LoggedChange, PullResponse, PushOutcome, PushResult,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use crate::access;
 use crate::db::{now, Caller, Db, Role};
@@ -38,7 +38,10 @@ impl Db {
             })
             .max();
         if let Some(seq) = newest {
-            self.announce(&caller.company, seq);
+            // The changes are stored; desktops that miss this notice pull on their timer.
+            if let Err(e) = self.announce(&caller.company, seq).await {
+                tracing::warn!(error = %e, "telling listeners about new changes failed");
+            }
         }
         Ok(results)
     }
@@ -51,14 +54,11 @@ impl Db {
         limit: u32,
     ) -> Result<PullResponse, Error> {
         // A branch reads only what it may see; head office reads the whole log.
-        let visible = match (caller.role, &caller.branch) {
-            (Role::Branch, Some(_)) => access::VISIBLE_TO_BRANCH,
-            _ => "(?4 IS NULL)",
-        };
+        let visible = access::visible(self.backend(), caller);
         let sql = format!(
             "SELECT l.seq, l.body, c.name AS author FROM change_log l \
              JOIN credentials c ON c.id = l.author \
-             WHERE l.company_id = ?1 AND l.seq > ?2 AND {visible} ORDER BY l.seq LIMIT ?3"
+             WHERE l.company_id = $1 AND l.seq > $2 AND {visible} ORDER BY l.seq LIMIT $3"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&caller.company)
@@ -96,14 +96,11 @@ impl Db {
         entity: &str,
         entity_id: &str,
     ) -> Result<Vec<LoggedChange>, Error> {
-        let visible = match (caller.role, &caller.branch) {
-            (Role::Branch, Some(_)) => access::VISIBLE_TO_BRANCH,
-            _ => "(?4 IS NULL)",
-        };
+        let visible = access::visible(self.backend(), caller);
         let sql = format!(
             "SELECT l.seq, l.body, c.name AS author FROM change_log l \
              JOIN credentials c ON c.id = l.author \
-             WHERE l.company_id = ?1 AND l.entity = ?2 AND l.entity_id = ?3 AND {visible} \
+             WHERE l.company_id = $1 AND l.entity = $2 AND l.entity_id = $3 AND {visible} \
              ORDER BY l.seq"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -124,7 +121,7 @@ impl Db {
     /// The highest sequence in the company's log, for notifications.
     pub async fn last_seq(&self, company: &str) -> Result<i64, Error> {
         let seq: Option<i64> =
-            sqlx::query_scalar("SELECT max(seq) FROM change_log WHERE company_id = ?")
+            sqlx::query_scalar("SELECT max(seq) FROM change_log WHERE company_id = $1")
                 .bind(company)
                 .fetch_one(self.pool())
                 .await?;
@@ -132,7 +129,7 @@ impl Db {
     }
 }
 
-fn logged(row: &sqlx::sqlite::SqliteRow) -> Result<LoggedChange, Error> {
+fn logged(row: &sqlx::any::AnyRow) -> Result<LoggedChange, Error> {
     let body: String = row.try_get("body")?;
     let change = serde_json::from_str(&body)
         .map_err(|e| Error::invalid("change_log.body", e.to_string()))?;
@@ -144,7 +141,7 @@ fn logged(row: &sqlx::sqlite::SqliteRow) -> Result<LoggedChange, Error> {
 }
 
 async fn push_one(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     caller: &Caller,
     change: &Change,
 ) -> Result<PushOutcome, Error> {
@@ -152,7 +149,7 @@ async fn push_one(
         return Ok(refused("invalidChange", reason));
     }
     let logged: Option<i64> =
-        sqlx::query_scalar("SELECT seq FROM change_log WHERE company_id = ? AND change_id = ?")
+        sqlx::query_scalar("SELECT seq FROM change_log WHERE company_id = $1 AND change_id = $2")
             .bind(&caller.company)
             .bind(&change.id)
             .fetch_optional(&mut *conn)
@@ -162,7 +159,7 @@ async fn push_one(
     }
     let tombstone: Option<(i64, String)> = sqlx::query_as(
         "SELECT seq, deleted_at FROM tombstones \
-         WHERE company_id = ? AND entity = ? AND entity_id = ?",
+         WHERE company_id = $1 AND entity = $2 AND entity_id = $3",
     )
     .bind(&caller.company)
     .bind(&change.entity)
@@ -186,19 +183,21 @@ async fn push_one(
     if change.op == ChangeOp::Delete {
         // Deleted means deleted: the entity's earlier changes, with their personal data,
         // leave the log; the deletion itself tells every device.
-        sqlx::query("DELETE FROM change_log WHERE company_id = ? AND entity = ? AND entity_id = ?")
-            .bind(&caller.company)
-            .bind(&change.entity)
-            .bind(&change.entity_id)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "DELETE FROM change_log WHERE company_id = $1 AND entity = $2 AND entity_id = $3",
+        )
+        .bind(&caller.company)
+        .bind(&change.entity)
+        .bind(&change.entity_id)
+        .execute(&mut *conn)
+        .await?;
     }
     let body =
         serde_json::to_string(change).map_err(|e| Error::invalid("change", e.to_string()))?;
     let received_at = now();
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO change_log (company_id, change_id, entity, entity_id, body, author, \
-         received_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+         received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
     )
     .bind(&caller.company)
     .bind(&change.id)
@@ -213,7 +212,7 @@ async fn push_one(
     if change.op == ChangeOp::Delete {
         sqlx::query(
             "INSERT INTO tombstones (company_id, entity, entity_id, seq, deleted_at) \
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&caller.company)
         .bind(&change.entity)

@@ -17,6 +17,10 @@ struct Cli {
         default_value = "clientela-server-data"
     )]
     data_dir: PathBuf,
+    /// A `postgres://` URL: run on PostgreSQL instead of the SQLite file in the data
+    /// folder. Several instances may share one database.
+    #[arg(long, env = "CLIENTELA_DATABASE_URL")]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -70,7 +74,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let db = Db::open(&cli.data_dir).await?;
+    let db = match &cli.database_url {
+        Some(url) => Db::connect(url).await?,
+        None => Db::open(&cli.data_dir).await?,
+    };
     match cli.command {
         Command::Serve { listen } => {
             let listener = tokio::net::TcpListener::bind(listen).await?;

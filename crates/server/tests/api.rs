@@ -1,6 +1,8 @@
 //! The sync server over HTTP on loopback port 0, with its SQLite database in a temporary
 //! folder: pushes apply once, pulls page the log, credentials are checked on every request.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,8 +11,9 @@ use clientela_core::hlc::Clock;
 use clientela_core::sync::{
     ApiError, Change, ChangeOp, FieldChange, PullResponse, PushOutcome, PushRequest, PushResponse,
 };
-use clientela_server::{serve, Db, Role};
+use clientela_server::{serve, Backend, Db, Role};
 use reqwest::StatusCode;
+use rstest::rstest;
 use serde_json::json;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -24,8 +27,12 @@ struct TestServer {
 }
 
 impl TestServer {
-    async fn start(dir: &Path) -> Self {
-        let db = Db::open(dir).await.unwrap();
+    /// A server on a new database on `backend`.
+    async fn start(backend: Backend, dir: &Path) -> Self {
+        Self::serve(common::database(backend, dir).await.0).await
+    }
+
+    async fn serve(db: Db) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -158,10 +165,13 @@ fn applied(outcome: &PushOutcome) -> i64 {
     }
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn a_pushed_change_is_pulled_with_its_sequence() {
+async fn a_pushed_change_is_pulled_with_its_sequence(#[case] backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(backend, dir.path()).await;
     let (_, secret) = company(&server.db, "Salones Norte").await;
     let mut node = Node::new();
     let customer = Uuid::now_v7();
@@ -179,10 +189,13 @@ async fn a_pushed_change_is_pulled_with_its_sequence() {
     assert!(server.pull(&secret, seq).await.changes.is_empty());
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn a_push_retried_after_a_lost_response_is_applied_once() {
+async fn a_push_retried_after_a_lost_response_is_applied_once(#[case] backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(backend, dir.path()).await;
     let (_, secret) = company(&server.db, "Salones Norte").await;
     let mut node = Node::new();
     let change = node.change(
@@ -200,10 +213,15 @@ async fn a_push_retried_after_a_lost_response_is_applied_once() {
     assert_eq!(server.pull(&secret, 0).await.changes.len(), 1);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn a_deletion_wins_over_a_later_edit_and_leaves_no_earlier_data_in_the_log() {
+async fn a_deletion_wins_over_a_later_edit_and_leaves_no_earlier_data_in_the_log(
+    #[case] backend: Backend,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(backend, dir.path()).await;
     let (_, secret) = company(&server.db, "Salones Norte").await;
     let (mut office, mut branch) = (Node::new(), Node::new());
     let diego = Uuid::now_v7();
@@ -228,10 +246,14 @@ async fn a_deletion_wins_over_a_later_edit_and_leaves_no_earlier_data_in_the_log
     assert_eq!(log.changes[0].change, deleted);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn a_restarted_server_keeps_every_acknowledged_change() {
+async fn a_restarted_server_keeps_every_acknowledged_change(#[case] backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let (db, place) = common::database(backend, dir.path()).await;
+    let server = TestServer::serve(db).await;
     let (_, secret) = company(&server.db, "Salones Norte").await;
     let mut node = Node::new();
     let changes: Vec<Change> = (0..3)
@@ -240,16 +262,19 @@ async fn a_restarted_server_keeps_every_acknowledged_change() {
     server.push(&secret, changes.clone()).await;
     server.stop().await;
 
-    let restarted = TestServer::start(dir.path()).await;
+    let restarted = TestServer::serve(place.open().await).await;
     let log = restarted.pull(&secret, 0).await;
     let pulled: Vec<Change> = log.changes.into_iter().map(|c| c.change).collect();
     assert_eq!(pulled, changes);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn pulls_come_in_pages_that_end_with_more_false() {
+async fn pulls_come_in_pages_that_end_with_more_false(#[case] backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(backend, dir.path()).await;
     let (_, secret) = company(&server.db, "Salones Norte").await;
     let mut node = Node::new();
     let changes: Vec<Change> = (0..5)
@@ -280,10 +305,13 @@ async fn pulls_come_in_pages_that_end_with_more_false() {
 }
 
 /// Who may read and write what, one row per case.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn access_rules() {
+async fn access_rules(#[case] backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(backend, dir.path()).await;
     let (north, north_secret) = company(&server.db, "Salones Norte").await;
     let (_, south_secret) = company(&server.db, "Estudios Sur").await;
     let (_, branch_secret) = server
@@ -358,10 +386,13 @@ async fn access_rules() {
     }
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn bad_input_gets_a_4xx_naming_the_field() {
+async fn bad_input_gets_a_4xx_naming_the_field(#[case] backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(backend, dir.path()).await;
     let (_, secret) = company(&server.db, "Salones Norte").await;
     let client = reqwest::Client::new();
 
@@ -425,10 +456,13 @@ async fn bad_input_gets_a_4xx_naming_the_field() {
     assert!(server.pull(&secret, 0).await.changes.is_empty());
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn connected_desktops_hear_of_new_changes_at_once() {
+async fn connected_desktops_hear_of_new_changes_at_once(#[case] backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(backend, dir.path()).await;
     let (_, secret) = company(&server.db, "Salones Norte").await;
     let (_, other_secret) = company(&server.db, "Estudios Sur").await;
     let (heads, mut heard) = tokio::sync::mpsc::unbounded_channel();
@@ -456,10 +490,13 @@ async fn connected_desktops_hear_of_new_changes_at_once() {
     assert_eq!(heard.recv().await, Some(seq));
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn a_revoked_credential_cannot_listen_either() {
+async fn a_revoked_credential_cannot_listen_either(#[case] backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(backend, dir.path()).await;
     let (company_id, _) = company(&server.db, "Salones Norte").await;
     let (id, secret) = server
         .db
@@ -474,10 +511,13 @@ async fn a_revoked_credential_cannot_listen_either() {
 
 /// A branch reads its own local customers and the global ones assigned to it, and changes
 /// only its own local customers; every other case, one row each.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn branch_access_rules() {
+async fn branch_access_rules(#[case] backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(backend, dir.path()).await;
     let (company_id, office) = company(&server.db, "Salones Norte").await;
     let (a, b) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
     let (_, secret_a) = server
@@ -596,4 +636,32 @@ async fn branch_access_rules() {
     applied(&server.push(&office, vec![reassigned]).await.results[0].outcome);
     assert!(seen(server.pull(&secret_a, 0).await).contains(&g_b));
     assert!(!seen(server.pull(&secret_a, 0).await).contains(&local_b));
+}
+
+/// Two server instances share one PostgreSQL database: a desktop listening to instance 2
+/// hears of a change pushed through instance 1, and pulls it from instance 2.
+#[tokio::test]
+async fn instances_sharing_postgres_pass_change_notifications_to_each_other() {
+    let url = common::fresh_postgres_database().await;
+    let first = TestServer::serve(Db::connect(&url).await.unwrap()).await;
+    let second = TestServer::serve(Db::connect(&url).await.unwrap()).await;
+    let (_, secret) = company(&first.db, "Salones Norte").await;
+
+    let (heads, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let listener = clientela_core::sync::SyncClient::new(&second.url(""), &secret).unwrap();
+    tokio::spawn(async move {
+        let mut on_head = move |head| {
+            let _ = heads.send(head);
+        };
+        let _ = listener.watch(&mut on_head).await;
+    });
+    assert_eq!(heard.recv().await, Some(0), "instance 2 answers at once");
+
+    let mut node = Node::new();
+    let change = node.change(Uuid::now_v7(), ChangeOp::Upsert, &[("firstName", "Ana")]);
+    let seq = applied(&first.push(&secret, vec![change.clone()]).await.results[0].outcome);
+
+    assert_eq!(heard.recv().await, Some(seq), "told through PostgreSQL");
+    let pulled = second.pull(&secret, 0).await;
+    assert_eq!(pulled.changes[0].change, change);
 }

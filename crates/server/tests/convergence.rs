@@ -3,13 +3,16 @@
 //! of them have synced twice, every desktop holds exactly the same customers with exactly
 //! the same values.
 
+mod common;
+
 use std::path::Path;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use clientela_core::domain::{Assignment, CustomerFields, CustomerId, Email, Phone};
 use clientela_core::store::{CustomerFilter, Store};
 use clientela_core::sync::{sync_once, SyncClient};
-use clientela_server::{serve, Db, Role};
+use clientela_server::{serve, Backend, Role};
+use rstest::rstest;
 use tokio::sync::oneshot;
 
 /// Runs per seed, and seeds tried; each failure names its seed.
@@ -78,8 +81,8 @@ fn person(rng: &mut Rng, n: usize) -> CustomerFields {
     }
 }
 
-async fn run(seed: u64, dir: &Path) {
-    let db = Db::open(dir).await.unwrap();
+async fn run(backend: Backend, seed: u64, dir: &Path) {
+    let (db, _) = common::database(backend, dir).await;
     let company = db.add_company("Convergencia").await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -164,10 +167,13 @@ async fn run(seed: u64, dir: &Path) {
     }
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn three_desktops_with_random_offline_edits_converge() {
+async fn three_desktops_with_random_offline_edits_converge(#[case] backend: Backend) {
     for seed in 1..=SEEDS {
         let dir = tempfile::tempdir().unwrap();
-        run(seed, dir.path()).await;
+        run(backend, seed, dir.path()).await;
     }
 }

@@ -3,13 +3,16 @@
 //!
 //! As LOG.md says, every node runs as a head-office desktop working on global customers.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
 use clientela_core::domain::{Assignment, CustomerFields, CustomerId, Email, Phone};
 use clientela_core::store::{CustomerFilter, Store, SyncIssueKind};
 use clientela_core::sync::{sync_once, SyncClient};
-use clientela_server::{serve, Db, Role};
+use clientela_server::{serve, Backend, Db, Role};
+use rstest::rstest;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -37,8 +40,8 @@ struct Server {
 }
 
 impl Server {
-    async fn start(dir: &Path) -> Self {
-        let db = Db::open(dir).await.unwrap();
+    async fn start(backend: Backend, dir: &Path) -> Self {
+        let (db, _) = common::database(backend, dir).await;
         let company = db.add_company("Clientela scenario").await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -171,11 +174,14 @@ fn ours(ids: &[(String, CustomerId)], theirs: &str) -> CustomerId {
     ids.iter().find(|(t, _)| t == theirs).unwrap().1
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn lost_update_offline_edit_keeps_both_fields_and_one_conflict() {
+async fn lost_update_offline_edit_keeps_both_fields_and_one_conflict(#[case] backend: Backend) {
     let scenario = corpus("sync-lost-update-offline-edit.json");
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path()).await;
+    let server = Server::start(backend, dir.path()).await;
     let office = server
         .desktop(dir.path(), "oficina_central", Duration::zero())
         .await;
@@ -246,10 +252,10 @@ async fn lost_update_offline_edit_keeps_both_fields_and_one_conflict() {
     assert_eq!(office_conflict.lost_author, "sucursal_norte");
 }
 
-async fn delete_resurrected(variant: &str) {
+async fn delete_resurrected(backend: Backend, variant: &str) {
     let scenario = corpus("sync-delete-resurrected.json");
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path()).await;
+    let server = Server::start(backend, dir.path()).await;
     let office = server
         .desktop(dir.path(), "oficina_central", Duration::zero())
         .await;
@@ -330,20 +336,31 @@ async fn delete_resurrected(variant: &str) {
     }
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn delete_resurrected_variant_a_stays_deleted_everywhere() {
-    delete_resurrected("A").await;
+async fn delete_resurrected_variant_a_stays_deleted_everywhere(#[case] backend: Backend) {
+    delete_resurrected(backend, "A").await;
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn delete_resurrected_variant_b_discards_the_offline_edit_and_says_so() {
-    delete_resurrected("B").await;
+async fn delete_resurrected_variant_b_discards_the_offline_edit_and_says_so(
+    #[case] backend: Backend,
+) {
+    delete_resurrected(backend, "B").await;
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn offline_edits_survive_a_restart_and_go_out_on_reconnect() {
+async fn offline_edits_survive_a_restart_and_go_out_on_reconnect(#[case] backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path()).await;
+    let server = Server::start(backend, dir.path()).await;
     let office = server
         .desktop(dir.path(), "oficina_central", Duration::zero())
         .await;
@@ -380,15 +397,20 @@ async fn offline_edits_survive_a_restart_and_go_out_on_reconnect() {
     assert!(office.store.sync_conflicts().await.unwrap().is_empty());
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn two_head_office_desktops_and_a_branch_converge_after_offline_edits() {
+async fn two_head_office_desktops_and_a_branch_converge_after_offline_edits(
+    #[case] backend: Backend,
+) {
     use clientela_core::domain::Origin;
     use clientela_core::store::BranchInput;
     use clientela_core::sync::Syncer;
     use clientela_core::Error;
 
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path()).await;
+    let server = Server::start(backend, dir.path()).await;
     let office = server
         .desktop(dir.path(), "oficina", Duration::zero())
         .await;
@@ -558,13 +580,16 @@ async fn two_head_office_desktops_and_a_branch_converge_after_offline_edits() {
     assert!(office.store.customer(mine.id).await.is_err());
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn a_refused_change_is_shown_and_the_desktop_returns_to_the_server() {
+async fn a_refused_change_is_shown_and_the_desktop_returns_to_the_server(#[case] backend: Backend) {
     use clientela_core::store::{BranchInput, SyncIssueKind};
     use clientela_core::sync::Syncer;
 
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path()).await;
+    let server = Server::start(backend, dir.path()).await;
     let office = server
         .desktop(dir.path(), "oficina", Duration::zero())
         .await;
