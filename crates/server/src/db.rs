@@ -302,6 +302,37 @@ impl Db {
     }
 }
 
+/// What a company has on the server, for the admin command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Customers not deleted.
+    pub customers: i64,
+    /// Changes in the log.
+    pub changes: i64,
+    /// Tombstones.
+    pub deleted: i64,
+}
+
+impl Db {
+    pub async fn stats(&self, company: &str) -> Result<Stats, Error> {
+        let count = |table: &'static str| {
+            let sql = format!("SELECT CAST(count(*) AS BIGINT) FROM {table} WHERE company_id = $1");
+            let pool = self.pool.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                    .bind(company)
+                    .fetch_one(&pool)
+                    .await
+            }
+        };
+        Ok(Stats {
+            customers: count("customer_access").await?,
+            changes: count("change_log").await?,
+            deleted: count("tombstones").await?,
+        })
+    }
+}
+
 /// The PostgreSQL channel on which instances tell each other that a log grew.
 const CHANNEL: &str = "clientela_log";
 

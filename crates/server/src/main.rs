@@ -53,6 +53,11 @@ enum Command {
         #[arg(long)]
         company: String,
     },
+    /// How much a company has on the server: customers, changes in the log, deletions.
+    Stats {
+        #[arg(long)]
+        company: String,
+    },
 }
 
 #[tokio::main]
@@ -114,6 +119,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 let state = if c.revoked { "revoked" } else { "active" };
                 println!("{}  {role}  {state}  {}", c.id, c.name);
             }
+        }
+        Command::Stats { company } => {
+            let stats = db.stats(&company).await?;
+            println!("customers: {}", stats.customers);
+            println!("changes:   {}", stats.changes);
+            println!("deleted:   {}", stats.deleted);
         }
     }
     Ok(())

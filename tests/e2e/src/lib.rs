@@ -527,6 +527,8 @@ fn first_number(text: &str) -> Option<u64> {
 pub struct SyncServer {
     pub url: String,
     pub secret: String,
+    company: String,
+    binary: PathBuf,
     _process: tokio::process::Child,
     data: PathBuf,
 }
@@ -596,9 +598,26 @@ impl SyncServer {
         Ok(Self {
             url,
             secret,
+            company,
+            binary,
             _process: process,
             data,
         })
+    }
+
+    /// How many customers the server holds for the company, by its admin command.
+    pub fn customers(&self) -> Result<u64, Failure> {
+        let output = std::process::Command::new(&self.binary)
+            .arg("--data-dir")
+            .arg(&self.data)
+            .args(["stats", "--company", &self.company])
+            .output()
+            .context("running clientela-server stats")?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines()
+            .find_map(|l| l.strip_prefix("customers:"))
+            .and_then(|n| n.trim().parse().ok())
+            .ok_or_else(|| Failure(format!("clientela-server stats said {text:?}")))
     }
 }
 

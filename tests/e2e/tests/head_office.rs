@@ -58,7 +58,7 @@ async fn work_through_the_day(app: &App, config: &Config) -> Result<(), Failure>
 
     let server = SyncServer::start(config).await?;
     connect_to_the_sync_server(app, &server).await?;
-    a_new_change_reaches_the_server_by_itself(app).await
+    a_new_change_reaches_the_server_by_itself(app, &server).await
 }
 
 /// Imports the file as a dropped file would be, through every step of the wizard; the list
@@ -178,48 +178,55 @@ async fn delete_begona(app: &App) -> Result<(), Failure> {
     app.screenshot("5-after-delete").await
 }
 
-/// Signing in sends everything made offline: the server acknowledges every change.
+/// Signing in sends everything made offline: the server holds the three customers.
 async fn connect_to_the_sync_server(app: &App, server: &SyncServer) -> Result<(), Failure> {
     app.note("connecting to the sync server");
     app.click(NAV_SYNC).await?;
     app.fill(SYNC_SERVER, &server.url).await?;
     app.fill(SYNC_SECRET, &server.secret).await?;
     app.click(SYNC_SIGN_IN).await?;
-    synced(app, "", "online with nothing waiting after the first sync").await?;
+    held_by_server(app, server, 3, "the server holds the three customers").await?;
     app.screenshot("6-synced").await
 }
 
 /// A customer added while connected goes to the server without anyone asking.
-async fn a_new_change_reaches_the_server_by_itself(app: &App) -> Result<(), Failure> {
+async fn a_new_change_reaches_the_server_by_itself(
+    app: &App,
+    server: &SyncServer,
+) -> Result<(), Failure> {
     app.note("adding a customer while connected");
-    let before = sync_status(app).await?.2;
     app.click(NAV_CUSTOMERS).await?;
+    app.wait_for_list("the list is back", 3, |rows| rows.len() == 3)
+        .await?;
     app.click(ADD_CUSTOMER).await?;
     app.fill(FIRST_NAME, "Nuria").await?;
     app.fill(LAST_NAME, "Sincronizada").await?;
     app.fill(FIRST_EMAIL, "nuria.sync@example.com").await?;
     app.click(SAVE_CUSTOMER).await?;
-    synced(
-        app,
-        &before,
-        "the new customer was acknowledged by the server",
-    )
+    app.wait_for_list("Nuria is listed", 4, |rows| {
+        contains(rows, "Nuria Sincronizada")
+    })
     .await?;
+    held_by_server(app, server, 4, "the server holds Nuria too").await?;
     app.screenshot("7-change-synced").await
 }
 
-/// Waits until the status says online, nothing waiting, and a sync later than `after`.
-async fn synced(app: &App, after: &str, what: &str) -> Result<(), Failure> {
+/// Waits until the server holds `customers` customers and the window says nothing waits.
+async fn held_by_server(
+    app: &App,
+    server: &SyncServer,
+    customers: u64,
+    what: &str,
+) -> Result<(), Failure> {
     app.poll(what, async || {
-        let (online, waiting, at) = sync_status(app).await?;
-        let seen = format!("online={online} waiting={waiting} last sync={at:?}");
-        Ok(
-            if online == "true" && waiting == "0" && !at.is_empty() && at.as_str() > after {
-                Check::Done(())
-            } else {
-                Check::NotYet(seen)
-            },
-        )
+        let held = server.customers()?;
+        let (online, waiting, _) = sync_status(app).await?;
+        let seen = format!("server holds {held}; online={online} waiting={waiting}");
+        Ok(if held == customers && online == "true" && waiting == "0" {
+            Check::Done(())
+        } else {
+            Check::NotYet(seen)
+        })
     })
     .await
 }
