@@ -9,6 +9,7 @@ use serde::Deserialize;
 use sqlx::AnyConnection;
 
 use crate::db::{Backend, Caller, Role};
+use crate::log::is_canonical_uuid;
 use crate::Error;
 
 /// The origin and assignment of a customer as the server keeps them.
@@ -33,12 +34,38 @@ enum Assignment {
     Branches(Vec<String>),
 }
 
-/// `Some(refusal)` when `caller` may not make `change`.
+/// `Some(refusal)` when `caller` may not make `change`, or the change would give a
+/// customer a malformed or different origin, or a malformed assignment.
 pub(crate) async fn refusal(
     conn: &mut AnyConnection,
     caller: &Caller,
     change: &Change,
 ) -> Result<Option<PushOutcome>, Error> {
+    if change.entity == "customer" {
+        if let Err(reason) = check_shape(change) {
+            return Ok(Some(refused("invalidChange", &reason)));
+        }
+    }
+    let stored = if change.entity == "customer" {
+        stored(conn, &caller.company, &change.entity_id).await?
+    } else {
+        None
+    };
+    // Where a customer belongs is fixed when it is made: a new one without an origin is
+    // global.
+    let said = origin_of(change).map(|o| match o {
+        Origin::Global => None,
+        Origin::Local(branch) => Some(branch),
+    });
+    if let (Some(access), Some(said)) = (&stored, &said) {
+        if access.origin_branch != *said {
+            return Ok(Some(refused(
+                "invalidChange",
+                "origin: a customer's origin cannot change",
+            )));
+        }
+    }
+
     let Some(branch) = caller
         .branch
         .as_deref()
@@ -52,14 +79,9 @@ pub(crate) async fn refusal(
             "a branch changes only its own customers",
         )));
     }
-    let stored = stored(conn, &caller.company, &change.entity_id).await?;
-    let origin = match &stored {
-        Some(access) => access.origin_branch.clone(),
-        // A new customer: what the change says it is.
-        None => match origin_of(change) {
-            Some(Origin::Local(b)) => Some(b),
-            _ => None,
-        },
+    let origin = match stored {
+        Some(access) => access.origin_branch,
+        None => said.flatten(),
     };
     Ok(match (origin.as_deref(), change.op) {
         (Some(own), _) if own == branch => None,
@@ -76,6 +98,31 @@ pub(crate) async fn refusal(
             "this company does not let branches change global customers",
         )),
     })
+}
+
+/// `origin` and `assignment`, when a change carries them, must be well formed, with branch
+/// ids in their one accepted spelling.
+fn check_shape(change: &Change) -> Result<(), String> {
+    if let Some(field) = change.fields.get("origin") {
+        match serde_json::from_value::<Origin>(field.value.clone()) {
+            Ok(Origin::Global) => {}
+            Ok(Origin::Local(branch)) if is_canonical_uuid(&branch) => {}
+            _ => return Err("origin: not {kind: global} or {kind: local, branch: <id>}".into()),
+        }
+    }
+    if let Some(field) = change.fields.get("assignment") {
+        match serde_json::from_value::<Assignment>(field.value.clone()) {
+            Ok(Assignment::AllBranches) => {}
+            Ok(Assignment::Branches(ids)) if ids.iter().all(|id| is_canonical_uuid(id)) => {}
+            _ => {
+                return Err(
+                    "assignment: not {kind: allBranches} or {kind: branches, branches: [<id>]}"
+                        .into(),
+                )
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Keeps the customer's origin and assignment after `change` was applied.

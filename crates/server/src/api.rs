@@ -1,7 +1,7 @@
 //! The HTTP API: `/v1/...`, JSON in and out, every request authenticated by a bearer secret.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -28,6 +28,7 @@ pub fn router(db: Db) -> Router {
         .route("/v1/sync/events", get(events))
         .route("/v1/sync/history", get(history))
         .fallback(|| async { Error::NotFound("route") })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .with_state(db)
 }
 
@@ -105,6 +106,8 @@ async fn events(
 
 async fn tell_growth(mut socket: WebSocket, db: Db, caller: Caller) {
     let mut grown = db.watch();
+    // A revoked credential's socket closes too, at the next notice or within a minute.
+    let mut recheck = tokio::time::interval(std::time::Duration::from_secs(60));
     let mut head = match db.last_seq(&caller.company).await {
         Ok(head) => head,
         Err(e) => {
@@ -113,6 +116,9 @@ async fn tell_growth(mut socket: WebSocket, db: Db, caller: Caller) {
         }
     };
     loop {
+        if !db.is_active(&caller.credential).await.unwrap_or(false) {
+            return close_revoked(socket).await;
+        }
         let message = serde_json::json!({ "head": head }).to_string();
         if socket.send(Message::Text(message.into())).await.is_err() {
             return;
@@ -128,6 +134,11 @@ async fn tell_growth(mut socket: WebSocket, db: Db, caller: Caller) {
                     },
                     Err(RecvError::Closed) => return,
                 },
+                _ = recheck.tick() => {
+                    if !db.is_active(&caller.credential).await.unwrap_or(false) {
+                        return close_revoked(socket).await;
+                    }
+                }
                 incoming = socket.recv() => match incoming {
                     // The desktop went away.
                     None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
@@ -138,6 +149,15 @@ async fn tell_growth(mut socket: WebSocket, db: Db, caller: Caller) {
     }
 }
 
+/// Closes a socket whose credential was revoked, saying so.
+async fn close_revoked(mut socket: WebSocket) {
+    let frame = CloseFrame {
+        code: close_code::POLICY,
+        reason: "the credential was revoked".into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
 impl FromRequestParts<Db> for Caller {
     type Rejection = Error;
 
@@ -146,7 +166,10 @@ impl FromRequestParts<Db> for Caller {
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| {
+                let (scheme, secret) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(secret)
+            })
             .ok_or(Error::Unauthorized)?;
         db.caller(secret.trim()).await?.ok_or(Error::Unauthorized)
     }
@@ -159,9 +182,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) = Json::<T>::from_request(req, state)
-            .await
-            .map_err(|e: JsonRejection| Error::invalid("body", e.body_text()))?;
+        let Json(value) =
+            Json::<T>::from_request(req, state)
+                .await
+                .map_err(|e: JsonRejection| {
+                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                        Error::TooLarge
+                    } else {
+                        Error::invalid("body", e.body_text())
+                    }
+                })?;
         Ok(Body(value))
     }
 }

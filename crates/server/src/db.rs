@@ -280,6 +280,17 @@ impl Db {
 }
 
 impl Db {
+    /// True while the credential exists and is not revoked.
+    pub async fn is_active(&self, credential: &str) -> Result<bool, Error> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM credentials WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(credential)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     /// Who `caller` is, for the desktop's sign-in.
     pub async fn session(&self, caller: &Caller) -> Result<Session, Error> {
         let row = sqlx::query(

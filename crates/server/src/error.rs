@@ -26,6 +26,10 @@ pub enum Error {
     Unauthorized,
     #[error("{0}")]
     Forbidden(&'static str),
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
+    #[error("the request body is larger than the server takes (2 MB)")]
+    TooLarge,
 }
 
 impl Error {
@@ -46,6 +50,8 @@ impl Error {
             Error::Invalid { .. } => "invalidInput",
             Error::Unauthorized => "unauthorized",
             Error::Forbidden(_) => "forbidden",
+            Error::MethodNotAllowed => "methodNotAllowed",
+            Error::TooLarge => "tooLarge",
         }
     }
 
@@ -58,6 +64,8 @@ impl Error {
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 }

@@ -4,11 +4,15 @@ use clientela_core::hlc::Stamp;
 use clientela_core::sync::{
     parse_change_id, Change, ChangeOp, LoggedChange, PullResponse, PushOutcome, PushResult,
 };
+use futures_util::TryStreamExt;
 use sqlx::{AnyConnection, Row};
 
 use crate::access;
-use crate::db::{now, Caller, Db, Role};
+use crate::db::{now, Backend, Caller, Db, Role};
 use crate::Error;
+
+/// About how much change text one pull page carries at most.
+const PAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The entities the log carries.
 const ENTITIES: [&str; 4] = ["customer", "branch", "tag", "appointment"];
@@ -20,7 +24,12 @@ impl Db {
         caller: &Caller,
         changes: &[Change],
     ) -> Result<Vec<PushResult>, Error> {
-        let mut tx = self.pool().begin().await?;
+        // On SQLite the write lock is taken at once: a transaction that read first and
+        // wrote later would fail when another push committed in between.
+        let mut tx = match self.backend() {
+            Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool().begin().await?,
+        };
         let mut results = Vec::with_capacity(changes.len());
         for change in changes {
             let outcome = push_one(&mut tx, caller, change).await?;
@@ -60,7 +69,7 @@ impl Db {
              JOIN credentials c ON c.id = l.author \
              WHERE l.company_id = $1 AND l.seq > $2 AND {visible} ORDER BY l.seq LIMIT $3"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&caller.company)
             .bind(after)
             .bind(i64::from(limit) + 1)
@@ -70,14 +79,22 @@ impl Db {
                     .as_deref()
                     .filter(|_| caller.role == Role::Branch),
             )
-            .fetch_all(self.pool())
-            .await?;
-        let more = rows.len() > limit as usize;
-        let changes = rows
-            .iter()
-            .take(limit as usize)
-            .map(logged)
-            .collect::<Result<Vec<_>, Error>>()?;
+            .fetch(self.pool());
+        // A page ends at `limit` changes or at about PAGE_BYTES of them, whichever comes
+        // first, so that a log of large changes never needs a huge answer.
+        let mut changes = Vec::new();
+        let mut bytes = 0;
+        let mut more = false;
+        while let Some(row) = rows.try_next().await? {
+            if changes.len() == limit as usize || bytes >= PAGE_BYTES {
+                more = true;
+                break;
+            }
+            let change = logged(&row)?;
+            bytes += row.try_get::<String, _>("body")?.len();
+            changes.push(change);
+        }
+        drop(rows);
         let last_seq = changes.last().map_or(after, |c| c.seq);
         let head = self.last_seq(&caller.company).await?.max(last_seq);
         Ok(PullResponse {
@@ -195,9 +212,12 @@ async fn push_one(
     let body =
         serde_json::to_string(change).map_err(|e| Error::invalid("change", e.to_string()))?;
     let received_at = now();
-    let seq: i64 = sqlx::query_scalar(
+    // The same change pushed twice at the same moment (a retry racing the original): one
+    // insert wins, the other finds it and answers duplicate.
+    let seq: Option<i64> = sqlx::query_scalar(
         "INSERT INTO change_log (company_id, change_id, entity, entity_id, body, author, \
-         received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+         received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (company_id, change_id) DO NOTHING RETURNING seq",
     )
     .bind(&caller.company)
     .bind(&change.id)
@@ -206,8 +226,18 @@ async fn push_one(
     .bind(body)
     .bind(&caller.credential)
     .bind(&received_at)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some(seq) = seq else {
+        let seq: i64 = sqlx::query_scalar(
+            "SELECT seq FROM change_log WHERE company_id = $1 AND change_id = $2",
+        )
+        .bind(&caller.company)
+        .bind(&change.id)
+        .fetch_one(&mut *conn)
+        .await?;
+        return Ok(PushOutcome::Duplicate { seq });
+    };
     access::record(conn, &caller.company, change).await?;
     if change.op == ChangeOp::Delete {
         sqlx::query(
@@ -227,8 +257,13 @@ async fn push_one(
 
 /// A change the server cannot take as it is; the reason names the field.
 fn check(change: &Change) -> Result<(), String> {
-    if parse_change_id(&change.id).is_none() {
-        return Err("id: not of the form <node uuid>:<sequence>".into());
+    // Ids and stamps are compared as text here and on every device: only one spelling of
+    // each is accepted, so that "ABC" and "abc" can never name two things.
+    let canonical_id = parse_change_id(&change.id)
+        .filter(|(_, seq)| *seq > 0)
+        .is_some_and(|(node, seq)| format!("{node}:{seq}") == change.id);
+    if !canonical_id {
+        return Err("id: not of the form <node uuid, lower case>:<sequence from 1>".into());
     }
     if !ENTITIES.contains(&change.entity.as_str()) {
         return Err(format!(
@@ -236,28 +271,65 @@ fn check(change: &Change) -> Result<(), String> {
             change.entity
         ));
     }
-    if uuid::Uuid::parse_str(&change.entity_id).is_err() {
-        return Err("entityId: not a UUID".into());
+    if !is_canonical_uuid(&change.entity_id) {
+        return Err("entityId: not a UUID in lower case with hyphens".into());
     }
-    if change.hlc.parse::<Stamp>().is_err() {
-        return Err("hlc: not a clock stamp".into());
-    }
+    check_stamp("hlc", &change.hlc)?;
     if change.op == ChangeOp::Delete && !change.fields.is_empty() {
         return Err("fields: a delete carries no fields".into());
     }
     for (name, field) in &change.fields {
-        if field.stamp.parse::<Stamp>().is_err() {
-            return Err(format!("fields.{name}.stamp: not a clock stamp"));
+        check_stamp(&format!("fields.{name}.stamp"), &field.stamp)?;
+        if let Some(base) = &field.base {
+            check_stamp(&format!("fields.{name}.base"), base)?;
         }
-        if field
-            .base
-            .as_deref()
-            .is_some_and(|b| b.parse::<Stamp>().is_err())
-        {
-            return Err(format!("fields.{name}.base: not a clock stamp"));
+        if depth(&field.value) > MAX_VALUE_DEPTH {
+            return Err(format!(
+                "fields.{name}.value: nested deeper than {MAX_VALUE_DEPTH} levels"
+            ));
         }
     }
     Ok(())
+}
+
+/// Customer values are at most a list of objects; anything much deeper is not a field.
+const MAX_VALUE_DEPTH: usize = 8;
+
+/// How far ahead of the server's clock a stamp may be: a device whose clock runs later
+/// than that would push every other device's clock ahead for good.
+const MAX_AHEAD_MILLIS: u64 = 24 * 60 * 60 * 1000;
+
+pub(crate) fn is_canonical_uuid(text: &str) -> bool {
+    uuid::Uuid::parse_str(text).is_ok_and(|u| u.hyphenated().to_string() == text)
+}
+
+fn check_stamp(field: &str, text: &str) -> Result<(), String> {
+    let stamp: Stamp = text
+        .parse()
+        .map_err(|_| format!("{field}: not a clock stamp"))?;
+    if stamp.to_string() != text {
+        return Err(format!(
+            "{field}: not a clock stamp in its fixed-width form"
+        ));
+    }
+    let now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    if stamp.millis > now.saturating_add(MAX_AHEAD_MILLIS) {
+        return Err(format!(
+            "{field}: more than a day ahead of the server's clock; check the device's date"
+        ));
+    }
+    if stamp.counter > 999_999 {
+        return Err(format!("{field}: counter out of range"));
+    }
+    Ok(())
+}
+
+fn depth(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn refused(code: &str, message: impl Into<String>) -> PushOutcome {

@@ -665,3 +665,185 @@ async fn instances_sharing_postgres_pass_change_notifications_to_each_other() {
     let pulled = second.pull(&secret, 0).await;
     assert_eq!(pulled.changes[0].change, change);
 }
+
+/// Spellings that would name the same thing twice, and values that could harm every
+/// device, are refused per change with the field named; one row per case.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn hostile_changes_are_refused_naming_the_field(#[case] backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(backend, dir.path()).await;
+    let (_, secret) = company(&server.db, "Salones Norte").await;
+    let mut node = Node::new();
+    let w = Uuid::now_v7();
+    let branch = Uuid::now_v7().to_string();
+    let local = json!({ "kind": "local", "branch": branch });
+    let created = node.change_values(w, ChangeOp::Upsert, &[("origin", local)]);
+    applied(&server.push(&secret, vec![created]).await.results[0].outcome);
+
+    let mut deep = json!("x");
+    for _ in 0..20 {
+        deep = json!([deep]);
+    }
+    let fresh = |node: &mut Node| node.change(Uuid::now_v7(), ChangeOp::Upsert, &[("notes", "x")]);
+    let mut cases: Vec<(&str, Change, &str)> = Vec::new();
+    let mut c = fresh(&mut node);
+    c.entity_id = c.entity_id.to_uppercase();
+    cases.push(("an upper-case customer id", c, "entityId:"));
+    let mut c = fresh(&mut node);
+    c.id = format!("{}:007", node.id);
+    cases.push(("a change id with leading zeros", c, "id:"));
+    let mut c = fresh(&mut node);
+    c.id = format!("{}:-5", node.id);
+    cases.push(("a negative sequence", c, "id:"));
+    let mut c = fresh(&mut node);
+    c.hlc = format!("1-0-{}", node.id.simple());
+    cases.push(("a stamp not in its fixed width", c, "hlc:"));
+    let mut c = fresh(&mut node);
+    c.hlc = format!("999999999999999-000000-{}", node.id.simple());
+    cases.push(("a stamp centuries ahead", c, "hlc:"));
+    cases.push((
+        "a value nested 21 levels deep",
+        node.change_values(Uuid::now_v7(), ChangeOp::Upsert, &[("notes", deep)]),
+        "fields.notes.value:",
+    ));
+    cases.push((
+        "a local origin without its branch",
+        node.change_values(
+            Uuid::now_v7(),
+            ChangeOp::Upsert,
+            &[("origin", json!({ "kind": "local" }))],
+        ),
+        "origin:",
+    ));
+    cases.push((
+        "branches that are not a list",
+        node.change_values(
+            Uuid::now_v7(),
+            ChangeOp::Upsert,
+            &[("assignment", json!({ "kind": "branches", "branches": "x" }))],
+        ),
+        "assignment:",
+    ));
+    cases.push((
+        "a local customer made global",
+        node.change_values(
+            w,
+            ChangeOp::Upsert,
+            &[("origin", json!({ "kind": "global" }))],
+        ),
+        "origin:",
+    ));
+    for (what, change, field) in cases {
+        match server
+            .push(&secret, vec![change])
+            .await
+            .results
+            .remove(0)
+            .outcome
+        {
+            PushOutcome::Refused { code, message } => {
+                assert_eq!(code, "invalidChange", "{what}");
+                assert!(message.starts_with(field), "{what}: {message}");
+            }
+            other => panic!("{what}: expected refused, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        server.pull(&secret, 0).await.changes.len(),
+        1,
+        "only the first change"
+    );
+}
+
+/// Desktops push at the same moment, one of them twice (a retry racing its original): every
+/// push is answered, and every change is stored once.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn pushes_at_the_same_moment_all_succeed_and_apply_once(#[case] backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(backend, dir.path()).await;
+    let (_, secret) = company(&server.db, "Salones Norte").await;
+    let mut node = Node::new();
+    let twice = node.change(Uuid::now_v7(), ChangeOp::Upsert, &[("notes", "x")]);
+    let mut batches: Vec<Vec<Change>> = (0..10)
+        .map(|_| vec![node.change(Uuid::now_v7(), ChangeOp::Upsert, &[("notes", "y")])])
+        .collect();
+    batches.extend((0..10).map(|_| vec![twice.clone()]));
+
+    let client = reqwest::Client::new();
+    let pushes = batches.into_iter().map(|changes| {
+        client
+            .post(server.url("/v1/sync/push"))
+            .bearer_auth(&secret)
+            .json(&PushRequest { changes })
+            .send()
+    });
+    let answers = futures_util::future::join_all(pushes).await;
+    let mut applied_twice = 0;
+    for answer in answers {
+        let answer = answer.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let body: PushResponse = answer.json().await.unwrap();
+        if body.results[0].id == twice.id
+            && matches!(body.results[0].outcome, PushOutcome::Applied { .. })
+        {
+            applied_twice += 1;
+        }
+    }
+    assert_eq!(applied_twice, 1);
+    assert_eq!(server.pull(&secret, 0).await.changes.len(), 11);
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test]
+async fn a_revoked_credential_loses_its_open_socket(#[case] backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(backend, dir.path()).await;
+    let (company_id, office) = company(&server.db, "Salones Norte").await;
+    let (id, secret) = server
+        .db
+        .add_credential(&company_id, Role::HeadOffice, None, "old laptop")
+        .await
+        .unwrap();
+    let listener = clientela_core::sync::SyncClient::new(&server.url(""), &secret).unwrap();
+    let (heads, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let watching = tokio::spawn(async move {
+        let mut on_head = move |head| {
+            let _ = heads.send(head);
+        };
+        listener.watch(&mut on_head).await
+    });
+    assert_eq!(heard.recv().await, Some(0));
+
+    server.db.revoke_credential(&id).await.unwrap();
+    let mut node = Node::new();
+    let change = node.change(Uuid::now_v7(), ChangeOp::Upsert, &[("notes", "x")]);
+    server.push(&office, vec![change]).await;
+
+    // The server closes the socket instead of telling the revoked laptop.
+    watching.await.unwrap().unwrap();
+    assert_eq!(heard.recv().await, None);
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[tokio::test]
+async fn a_wrong_method_is_answered_in_json(#[case] backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(backend, dir.path()).await;
+    let response = reqwest::Client::new()
+        .delete(server.url("/v1/sync/pull"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let error: ApiError = response.json().await.unwrap();
+    assert_eq!(error.code, "methodNotAllowed");
+}
