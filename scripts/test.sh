@@ -22,8 +22,9 @@ XVFB_READY_SECONDS=20
 DRIVER_READY_SECONDS=30
 
 XVFB_PID=""
-DRIVER_PID=""
-APP_DATA_DIR=""
+# One tauri-driver per app window (head office, then a branch), each with its own data.
+DRIVER_PIDS=()
+APP_DATA_DIRS=()
 PG_DIR=""
 
 # Polls a command every tenth of a second until it succeeds or the seconds run out.
@@ -50,15 +51,16 @@ process_group_gone() {
 }
 
 stop_drivers() {
-    if [[ -n "$DRIVER_PID" ]]; then
+    local pid
+    for pid in "${DRIVER_PIDS[@]}"; do
         # tauri-driver leads its own process group, which holds WebKitWebDriver and the app.
-        kill -TERM -- "-$DRIVER_PID" 2>/dev/null || true
-        if ! wait_until 10 process_group_gone "$DRIVER_PID"; then
-            kill -KILL -- "-$DRIVER_PID" 2>/dev/null || true
+        kill -TERM -- "-$pid" 2>/dev/null || true
+        if ! wait_until 10 process_group_gone "$pid"; then
+            kill -KILL -- "-$pid" 2>/dev/null || true
         fi
-        wait "$DRIVER_PID" 2>/dev/null || true
-        DRIVER_PID=""
-    fi
+        wait "$pid" 2>/dev/null || true
+    done
+    DRIVER_PIDS=()
     if [[ -n "$XVFB_PID" ]]; then
         kill -TERM "$XVFB_PID" 2>/dev/null || true
         wait "$XVFB_PID" 2>/dev/null || true
@@ -70,13 +72,14 @@ cleanup() {
     local status=$?
     stop_drivers
     stop_postgres
-    if [[ -n "$APP_DATA_DIR" ]]; then
+    local dir
+    for dir in "${APP_DATA_DIRS[@]}"; do
         if ((status == 0)); then
-            rm -rf "$APP_DATA_DIR"
+            rm -rf "$dir"
         else
-            printf 'The app data of the end-to-end run is kept in %s\n' "$APP_DATA_DIR" >&2
+            printf 'The app data of the end-to-end run is kept in %s\n' "$dir" >&2
         fi
-    fi
+    done
     exit "$status"
 }
 trap cleanup EXIT
@@ -190,37 +193,34 @@ PY
 # True once tauri-driver answers and its WebKitWebDriver behind it too (it proxies /status).
 driver_ready_or_dead() {
     curl --silent --fail --max-time 2 "http://127.0.0.1:$1/status" >/dev/null ||
-        ! process_alive "$DRIVER_PID"
+        ! process_alive "$2"
 }
 
-# Starts tauri-driver for the app under Xvfb and exports CLIENTELA_E2E_DRIVER once it answers.
+# Starts a tauri-driver for one app window under Xvfb, with a data folder of its own, and
+# prints its URL once it answers. Usage: start_tauri_driver <name for its log>
 start_tauri_driver() {
-    local port native_port
+    local name=$1 port native_port data pid log="$E2E_LOG_DIR/tauri-driver-$1.log"
     { read -r port && read -r native_port; } < <(free_ports)
-    APP_DATA_DIR="$(mktemp -d -t clientela-e2e-data.XXXXXX)"
+    data="$(mktemp -d -t "clientela-e2e-$name.XXXXXX")"
+    APP_DATA_DIRS+=("$data")
 
     # setsid: tauri-driver leads a new process group, so that stop_drivers ends the
     # WebKitWebDriver and app processes it starts too, and nothing else.
     # WEBKIT_DISABLE_COMPOSITING_MODE=1 would save about 70 MB, but with it WebKitWebDriver's
     # Take Screenshot never answers (WebKitGTK 2.50 under Xvfb), so it stays unset.
-    CLIENTELA_DATA_DIR="$APP_DATA_DIR" \
-        setsid tauri-driver --port "$port" --native-port "$native_port" \
-        >"$E2E_LOG_DIR/tauri-driver.log" 2>&1 &
-    DRIVER_PID=$!
+    CLIENTELA_DATA_DIR="$data" \
+        setsid tauri-driver --port "$port" --native-port "$native_port" >"$log" 2>&1 &
+    pid=$!
+    DRIVER_PIDS+=("$pid")
     # setsid runs in the child after the fork: wait until it has.
-    wait_until 5 leads_own_group "$DRIVER_PID" ||
-        die "tauri-driver did not start in a process group of its own \
-(see $E2E_LOG_DIR/tauri-driver.log)"
+    wait_until 5 leads_own_group "$pid" ||
+        die "tauri-driver did not start in a process group of its own (see $log)"
 
-    wait_until "$DRIVER_READY_SECONDS" driver_ready_or_dead "$port" ||
-        die "tauri-driver was not ready after ${DRIVER_READY_SECONDS}s \
-(see $E2E_LOG_DIR/tauri-driver.log)"
-    process_alive "$DRIVER_PID" ||
-        die "tauri-driver stopped at start-up: $(tail -n 20 "$E2E_LOG_DIR/tauri-driver.log")"
-
-    export CLIENTELA_E2E_DRIVER="http://127.0.0.1:$port"
-    info "tauri-driver ready at $CLIENTELA_E2E_DRIVER (native port $native_port, pid $DRIVER_PID)"
-    info "CLIENTELA_DATA_DIR=$APP_DATA_DIR"
+    wait_until "$DRIVER_READY_SECONDS" driver_ready_or_dead "$port" "$pid" ||
+        die "tauri-driver was not ready after ${DRIVER_READY_SECONDS}s (see $log)"
+    process_alive "$pid" || die "tauri-driver stopped at start-up: $(tail -n 20 "$log")"
+    info "tauri-driver ($name) ready at http://127.0.0.1:$port, data in $data" >&2
+    printf 'http://127.0.0.1:%s' "$port"
 }
 
 run_e2e_test() {
@@ -228,8 +228,11 @@ run_e2e_test() {
     # One window at a time; --nocapture shows the test's progress lines as they happen.
     if ! cargo test --manifest-path "$E2E_MANIFEST" --target-dir "$TARGET_DIR" -- \
         --test-threads=1 --nocapture; then
-        printf '\nLast lines of %s:\n' "$E2E_LOG_DIR/tauri-driver.log" >&2
-        tail -n 40 "$E2E_LOG_DIR/tauri-driver.log" >&2 || true
+        local log
+        for log in "$E2E_LOG_DIR"/tauri-driver-*.log; do
+            printf '\nLast lines of %s:\n' "$log" >&2
+            tail -n 40 "$log" >&2 || true
+        done
         die "the end-to-end test failed; screenshots are in tests/e2e/screenshots/"
     fi
 }
@@ -242,7 +245,12 @@ run_end_to_end() {
     step "End-to-end: start Xvfb and tauri-driver"
     mkdir -p "$E2E_LOG_DIR"
     start_xvfb
-    start_tauri_driver
+    # Not in $(...): the driver must stay a child of this shell, to be stopped at the end.
+    start_tauri_driver head-office >"$E2E_LOG_DIR/driver-url-1"
+    start_tauri_driver branch >"$E2E_LOG_DIR/driver-url-2"
+    CLIENTELA_E2E_DRIVER="$(cat "$E2E_LOG_DIR/driver-url-1")"
+    CLIENTELA_E2E_DRIVER_2="$(cat "$E2E_LOG_DIR/driver-url-2")"
+    export CLIENTELA_E2E_DRIVER CLIENTELA_E2E_DRIVER_2
     step_done
 
     step "End-to-end: drive the app"

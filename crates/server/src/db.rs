@@ -344,6 +344,32 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The branches head office has made, as their latest changes name them: the ids that
+    /// branch credentials need.
+    pub async fn branches(&self, company: &str) -> Result<Vec<(String, String)>, Error> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT l.entity_id, l.body FROM change_log l WHERE l.company_id = $1 \
+             AND l.entity = 'branch' AND l.seq = (SELECT max(m.seq) FROM change_log m \
+               WHERE m.company_id = l.company_id AND m.entity = 'branch' \
+               AND m.entity_id = l.entity_id) ORDER BY l.seq",
+        )
+        .bind(company)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, body)| {
+                let name = serde_json::from_str::<clientela_core::sync::Change>(&body)
+                    .ok()
+                    .and_then(|c| c.fields.get("name")?.value.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                (id, name)
+            })
+            .collect())
+    }
+}
+
 /// The PostgreSQL channel on which instances tell each other that a log grew.
 const CHANNEL: &str = "clientela_log";
 

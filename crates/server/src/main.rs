@@ -53,6 +53,11 @@ enum Command {
         #[arg(long)]
         company: String,
     },
+    /// Lists the branches head office has made, with the ids branch credentials need.
+    Branches {
+        #[arg(long)]
+        company: String,
+    },
     /// How much a company has on the server: customers, changes in the log, deletions.
     Stats {
         #[arg(long)]
@@ -118,6 +123,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 };
                 let state = if c.revoked { "revoked" } else { "active" };
                 println!("{}  {role}  {state}  {}", c.id, c.name);
+            }
+        }
+        Command::Branches { company } => {
+            for (id, name) in db.branches(&company).await? {
+                println!("{id}  {name}");
             }
         }
         Command::Stats { company } => {

@@ -70,12 +70,18 @@ pub mod testid {
     pub const SYNC_SECRET: &str = r#"[data-testid="sync-secret"]"#;
     pub const SYNC_SIGN_IN: &str = r#"[data-testid="sync-sign-in"]"#;
     pub const SYNC_STATUS: &str = r#"[data-testid="sync-status"]"#;
+    pub const NAV_BRANCHES: &str = r#"[data-testid="nav-branches"]"#;
+    pub const ADD_BRANCH: &str = r#"[data-testid="add-branch"]"#;
+    pub const BRANCH_NAME: &str = r#"[data-testid="branch-name"]"#;
+    pub const SAVE_BRANCH: &str = r#"[data-testid="save-branch"]"#;
 }
 
 /// Where the tests find tauri-driver, the app binary and the corpus.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub driver_url: String,
+    /// A second tauri-driver, with a data folder of its own, for a second window.
+    pub second_driver_url: String,
     pub app: PathBuf,
     pub corpus: PathBuf,
 }
@@ -88,6 +94,10 @@ impl Config {
         let driver_url = required_var(
             "CLIENTELA_E2E_DRIVER",
             "the URL of a running tauri-driver, e.g. http://127.0.0.1:4444",
+        );
+        let second_driver_url = required_var(
+            "CLIENTELA_E2E_DRIVER_2",
+            "the URL of a second running tauri-driver with its own CLIENTELA_DATA_DIR",
         );
         let app = PathBuf::from(required_var(
             "CLIENTELA_APP",
@@ -108,6 +118,7 @@ impl Config {
         );
         Self {
             driver_url,
+            second_driver_url,
             app,
             corpus,
         }
@@ -191,19 +202,24 @@ pub struct App {
 impl App {
     /// Starts the app through tauri-driver, in a new WebDriver session.
     pub async fn launch(config: &Config) -> Result<Self, Failure> {
+        Self::launch_on(config, &config.driver_url).await
+    }
+
+    /// Starts the app through the tauri-driver at `driver_url`.
+    pub async fn launch_on(config: &Config, driver_url: &str) -> Result<Self, Failure> {
         let started = Instant::now();
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("tauri:options".into(), json!({ "application": config.app }));
         let connect = async {
             ClientBuilder::new(HttpConnector::new())
                 .capabilities(capabilities)
-                .connect(&config.driver_url)
+                .connect(driver_url)
                 .await
                 .map_err(|error| {
                     Failure(format!(
                         "could not start {} through tauri-driver at {}: {error}",
                         config.app.display(),
-                        config.driver_url
+                        driver_url
                     ))
                 })
         };
@@ -605,15 +621,43 @@ impl SyncServer {
         })
     }
 
-    /// How many customers the server holds for the company, by its admin command.
-    pub fn customers(&self) -> Result<u64, Failure> {
+    /// A new credential for the branch head office named `name`; `None` while the server
+    /// has not heard of that branch yet.
+    pub fn branch_secret(&self, name: &str) -> Result<Option<String>, Failure> {
+        let listed = self.admin(&["branches", "--company", &self.company])?;
+        let Some(id) = listed.lines().find_map(|l| {
+            l.split_once("  ")
+                .filter(|(_, n)| *n == name)
+                .map(|(id, _)| id)
+        }) else {
+            return Ok(None);
+        };
+        let made = self.admin(&["add-credential", "--company", &self.company, "--branch", id])?;
+        Ok(made
+            .lines()
+            .find_map(|l| l.strip_prefix("secret:"))
+            .map(|s| s.trim().to_owned()))
+    }
+
+    fn admin(&self, args: &[&str]) -> Result<String, Failure> {
         let output = std::process::Command::new(&self.binary)
             .arg("--data-dir")
             .arg(&self.data)
-            .args(["stats", "--company", &self.company])
+            .args(args)
             .output()
-            .context("running clientela-server stats")?;
-        let text = String::from_utf8_lossy(&output.stdout);
+            .context("running clientela-server")?;
+        if !output.status.success() {
+            return Err(Failure(format!(
+                "clientela-server {args:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// How many customers the server holds for the company, by its admin command.
+    pub fn customers(&self) -> Result<u64, Failure> {
+        let text = self.admin(&["stats", "--company", &self.company])?;
         text.lines()
             .find_map(|l| l.strip_prefix("customers:"))
             .and_then(|n| n.trim().parse().ok())

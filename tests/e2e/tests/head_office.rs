@@ -58,7 +58,8 @@ async fn work_through_the_day(app: &App, config: &Config) -> Result<(), Failure>
 
     let server = SyncServer::start(config).await?;
     connect_to_the_sync_server(app, &server).await?;
-    a_new_change_reaches_the_server_by_itself(app, &server).await
+    a_new_change_reaches_the_server_by_itself(app, &server).await?;
+    head_office_and_a_branch_window_see_each_others_changes(app, config, &server).await
 }
 
 /// Imports the file as a dropped file would be, through every step of the wizard; the list
@@ -209,6 +210,95 @@ async fn a_new_change_reaches_the_server_by_itself(
     .await?;
     held_by_server(app, server, 4, "the server holds Nuria too").await?;
     app.screenshot("7-change-synced").await
+}
+
+/// Head office makes a branch; the branch signs in on a second window of its own. What one
+/// window adds appears in the other, through the server, without anyone asking.
+async fn head_office_and_a_branch_window_see_each_others_changes(
+    app: &App,
+    config: &Config,
+    server: &SyncServer,
+) -> Result<(), Failure> {
+    app.note("head office adds the Centro branch");
+    app.click(NAV_BRANCHES).await?;
+    app.click(ADD_BRANCH).await?;
+    app.fill(BRANCH_NAME, "Centro").await?;
+    app.click(SAVE_BRANCH).await?;
+    let secret = app
+        .poll("the server knows the Centro branch", async || {
+            Ok(match server.branch_secret("Centro")? {
+                Some(secret) => Check::Done(secret),
+                None => Check::NotYet("no Centro branch on the server".into()),
+            })
+        })
+        .await?;
+
+    let branch = App::launch_on(config, &config.second_driver_url).await?;
+    let outcome = both_windows(app, &branch, server, &secret).await;
+    if outcome.is_err() {
+        let _ = branch.screenshot("failure-branch").await;
+    }
+    let closed = branch.close().await;
+    outcome?;
+    closed
+}
+
+async fn both_windows(
+    app: &App,
+    branch: &App,
+    server: &SyncServer,
+    secret: &str,
+) -> Result<(), Failure> {
+    branch.wait_for(APP_READY).await?;
+    branch.note("the branch window signs in");
+    branch.click(NAV_SYNC).await?;
+    branch.fill(SYNC_SERVER, &server.url).await?;
+    branch.fill(SYNC_SECRET, secret).await?;
+    branch.click(SYNC_SIGN_IN).await?;
+    branch.click(NAV_CUSTOMERS).await?;
+    branch
+        .wait_for_list("the branch sees head office's four customers", 4, |rows| {
+            contains(rows, "Nuria Sincronizada")
+        })
+        .await?;
+    branch.screenshot("8-branch-window").await?;
+
+    app.note("head office adds Rosa; the branch window shows her");
+    app.click(NAV_CUSTOMERS).await?;
+    app.wait_for_list("head office's list is back", 4, |_| true)
+        .await?;
+    add_customer(app, "Rosa", "Tiempo Real", "rosa.tiempo@example.com").await?;
+    branch
+        .wait_for_list("Rosa reaches the branch window", 5, |rows| {
+            contains(rows, "Rosa Tiempo Real")
+        })
+        .await?;
+
+    branch.note("the branch adds Lía; head office shows her");
+    add_customer(branch, "Lía", "Sucursal", "lia.sucursal@example.com").await?;
+    app.wait_for_list("Lía reaches head office", 6, |rows| {
+        contains(rows, "Lía Sucursal")
+    })
+    .await?;
+    app.screenshot("9-head-office-sees-the-branch").await?;
+    branch.screenshot("9-branch-sees-head-office").await
+}
+
+/// Adds a customer through the + form and waits until the window lists them.
+async fn add_customer(app: &App, first: &str, last: &str, email: &str) -> Result<(), Failure> {
+    let (shown, _) = app.customer_count().await?;
+    app.click(ADD_CUSTOMER).await?;
+    app.fill(FIRST_NAME, first).await?;
+    app.fill(LAST_NAME, last).await?;
+    app.fill(FIRST_EMAIL, email).await?;
+    app.click(SAVE_CUSTOMER).await?;
+    let name = format!("{first} {last}");
+    let count = shown.unwrap_or(0) + 1;
+    app.wait_for_list(&format!("{name} is listed"), count, |rows| {
+        contains(rows, &name)
+    })
+    .await
+    .map(drop)
 }
 
 /// Waits until the server holds `customers` customers and the window says nothing waits.
