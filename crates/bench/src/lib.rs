@@ -27,6 +27,15 @@ pub const BRANCHES: [(&str, &str, &str); 9] = [
     ("Düsseldorf Altstadt", "DE", "Europe/Berlin"),
 ];
 
+/// The number of rows to generate: the first argument, 100,000 without one.
+pub fn rows_arg() -> Result<u32, Error> {
+    Ok(std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(100_000))
+}
+
 /// A work folder under the system's temporary folder, removed however the run ends.
 pub struct WorkDir(pub PathBuf);
 

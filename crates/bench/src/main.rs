@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clientela_bench::{
-    generate, import_file, median, ms, peak_rss_mib, store_with_branches, Error, WorkDir,
+    generate, import_file, median, ms, peak_rss_mib, rows_arg, store_with_branches, Error, WorkDir,
 };
 use clientela_core::store::{CustomerFilter, SortKey, Store};
 
@@ -21,11 +21,7 @@ const PAGES: usize = 200;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let rows: u32 = std::env::args()
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(100_000);
+    let rows = rows_arg()?;
     let dir = WorkDir::new("clientela-bench")?;
     let work = dir.0.as_path();
     let csv = generate(work, rows)?;

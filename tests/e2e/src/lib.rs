@@ -560,21 +560,7 @@ impl SyncServer {
             )));
         }
         let data = env::temp_dir().join(format!("clientela-e2e-server-{}", std::process::id()));
-        let admin = |args: &[&str]| -> Result<String, Failure> {
-            let output = std::process::Command::new(&binary)
-                .arg("--data-dir")
-                .arg(&data)
-                .args(args)
-                .output()
-                .context("running clientela-server")?;
-            if !output.status.success() {
-                return Err(Failure(format!(
-                    "clientela-server {args:?} failed: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                )));
-            }
-            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-        };
+        let admin = |args: &[&str]| run_admin(&binary, &data, args);
         let company = admin(&["add-company", "Salones e2e"])?.trim().to_owned();
         let credential = admin(&["add-credential", "--company", &company, "--name", "oficina"])?;
         let secret = credential
@@ -640,19 +626,7 @@ impl SyncServer {
     }
 
     fn admin(&self, args: &[&str]) -> Result<String, Failure> {
-        let output = std::process::Command::new(&self.binary)
-            .arg("--data-dir")
-            .arg(&self.data)
-            .args(args)
-            .output()
-            .context("running clientela-server")?;
-        if !output.status.success() {
-            return Err(Failure(format!(
-                "clientela-server {args:?} failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        run_admin(&self.binary, &self.data, args)
     }
 
     /// How many customers the server holds for the company, by its admin command.
@@ -663,6 +637,23 @@ impl SyncServer {
             .and_then(|n| n.trim().parse().ok())
             .ok_or_else(|| Failure(format!("clientela-server stats said {text:?}")))
     }
+}
+
+/// Runs one admin command of `clientela-server` on the data folder; returns its output.
+fn run_admin(binary: &Path, data: &Path, args: &[&str]) -> Result<String, Failure> {
+    let output = std::process::Command::new(binary)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .context("running clientela-server")?;
+    if !output.status.success() {
+        return Err(Failure(format!(
+            "clientela-server {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 impl Drop for SyncServer {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use clientela_bench::{generate, import_file, ms, store_with_branches, Error, WorkDir};
+use clientela_bench::{generate, import_file, ms, rows_arg, store_with_branches, Error, WorkDir};
 use clientela_core::domain::{Assignment, CustomerFields, CustomerId, Email};
 use clientela_core::store::{CustomerFilter, Store};
 use clientela_core::sync::{sync_once, SyncClient};
@@ -25,11 +25,7 @@ const GIVE_UP: Duration = Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let rows: u32 = std::env::args()
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(100_000);
+    let rows = rows_arg()?;
     let dir = WorkDir::new("clientela-sync-bench")?;
     let work = dir.0.as_path();
     let server = Server::start(work).await?;

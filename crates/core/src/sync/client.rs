@@ -85,14 +85,7 @@ impl SyncClient {
 
     /// Who the credential is; refused credentials give `Unauthorized`.
     pub async fn session(&self) -> Result<Session, SyncError> {
-        let response = self
-            .http
-            .get(format!("{}/v1/session", self.base))
-            .bearer_auth(&self.secret)
-            .send()
-            .await
-            .map_err(SyncError::Offline)?;
-        read(response).await
+        self.get("/v1/session").await
     }
 
     /// Listens to the server's log: calls `on_head` with the log's last sequence when the
@@ -138,17 +131,8 @@ impl SyncClient {
 
     /// What the server holds about one entity, oldest change first.
     pub async fn history(&self, entity: &str, id: &str) -> Result<Vec<LoggedChange>, SyncError> {
-        let response = self
-            .http
-            .get(format!(
-                "{}/v1/sync/history?entity={entity}&id={id}",
-                self.base
-            ))
-            .bearer_auth(&self.secret)
-            .send()
+        self.get(&format!("/v1/sync/history?entity={entity}&id={id}"))
             .await
-            .map_err(SyncError::Offline)?;
-        read(response).await
     }
 
     pub async fn push(&self, request: &PushRequest) -> Result<PushResponse, SyncError> {
@@ -164,12 +148,14 @@ impl SyncClient {
     }
 
     pub async fn pull(&self, after: i64, limit: u32) -> Result<PullResponse, SyncError> {
+        self.get(&format!("/v1/sync/pull?after={after}&limit={limit}"))
+            .await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, SyncError> {
         let response = self
             .http
-            .get(format!(
-                "{}/v1/sync/pull?after={after}&limit={limit}",
-                self.base
-            ))
+            .get(format!("{}{path}", self.base))
             .bearer_auth(&self.secret)
             .send()
             .await
