@@ -56,6 +56,15 @@ impl CommandError {
         )
     }
 
+    /// A file that could not be written; the path is not logged.
+    pub fn write_file(e: &std::io::Error) -> Self {
+        tracing::warn!(kind = ?e.kind(), "writing an export file failed");
+        Self::new(
+            "writeFile",
+            format!("the file could not be written: {}", e.kind()),
+        )
+    }
+
     /// The wizard lost its file (e.g. a second window, or a finished import).
     pub fn import_not_read() -> Self {
         Self::new("importNotRead", "no file has been read for import")

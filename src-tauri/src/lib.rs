@@ -47,6 +47,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             customers::delete_customer,
             customers::pending_deletions,
             customers::retry_deletion,
+            customers::export_customers,
             catalog::list_branches,
             catalog::create_branch,
             catalog::update_branch,

@@ -382,3 +382,38 @@ async fn a_file_without_a_header_row_imports_every_customer_once_mapped() {
     };
     assert_eq!(f.store.count_customers(&ana).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn exported_customers_import_again_into_another_database_unchanged() {
+    let f = fixture().await;
+    let bytes = corpus("excel-es-semicolon-cp1252.csv");
+    import(&f.store, &bytes, "excel-es-semicolon-cp1252.csv")
+        .await
+        .unwrap();
+    let only_jose = CustomerFilter {
+        search: "jose".into(),
+        ..Default::default()
+    };
+
+    let all = f
+        .store
+        .export_customers(&CustomerFilter::default())
+        .await
+        .unwrap();
+    let jose = f.store.export_customers(&only_jose).await.unwrap();
+
+    let other = fixture().await;
+    let summary = import(&other.store, &all, "clientes.csv").await.unwrap();
+    assert_eq!(summary.created, 3);
+    let text = String::from_utf8(jose).unwrap();
+    assert!(text.contains("Güell") && !text.contains("Begoña"), "{text}");
+    assert_eq!(
+        jose_of(&f.store, &only_jose).await,
+        jose_of(&other.store, &only_jose).await
+    );
+}
+
+async fn jose_of(store: &Store, filter: &CustomerFilter) -> clientela_core::domain::CustomerFields {
+    let page = store.list_customers(filter, 0, 10).await.unwrap();
+    store.customer(page.rows[0].id).await.unwrap().fields
+}

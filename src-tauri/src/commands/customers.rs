@@ -6,7 +6,7 @@ use clientela_core::domain::{Assignment, Customer, CustomerFields, CustomerId};
 use clientela_core::store::{CustomerFilter, CustomerPage, DeletionOutcome, PendingDeletion};
 use tauri::State;
 
-use crate::error::CommandResult;
+use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
 
 /// A page of Active Customers.
@@ -110,4 +110,18 @@ pub async fn pending_deletions(state: State<'_, AppState>) -> CommandResult<Vec<
 #[specta::specta]
 pub async fn retry_deletion(state: State<'_, AppState>, id: CustomerId) -> CommandResult<bool> {
     Ok(state.store.retry_deletion(id, Utc::now()).await?)
+}
+
+/// Writes the customers matching `filter` to `path` as CSV.
+#[tauri::command]
+#[specta::specta]
+pub async fn export_customers(
+    state: State<'_, AppState>,
+    filter: CustomerFilter,
+    path: String,
+) -> CommandResult<()> {
+    let csv = state.store.export_customers(&filter).await?;
+    tokio::fs::write(&path, csv)
+        .await
+        .map_err(|e| CommandError::write_file(&e))
 }

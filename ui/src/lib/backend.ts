@@ -1,7 +1,7 @@
 // The one door to the Rust side: components import from here, never from @tauri-apps.
 import { Channel } from "@tauri-apps/api/core";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
-import { open } from "@tauri-apps/plugin-dialog";
+import { open, save } from "@tauri-apps/plugin-dialog";
 import { LazyStore } from "@tauri-apps/plugin-store";
 import { commands, events, type CommandError } from "./bindings";
 
@@ -82,6 +82,8 @@ export const api = {
   deleteCustomer: (...a: Parameters<typeof commands.deleteCustomer>) =>
     call(commands.deleteCustomer(...a)),
   pendingDeletions: () => call(commands.pendingDeletions()),
+  exportCustomers: (...a: Parameters<typeof commands.exportCustomers>) =>
+    call(commands.exportCustomers(...a)),
   retryDeletion: (...a: Parameters<typeof commands.retryDeletion>) =>
     call(commands.retryDeletion(...a)),
   listBranches: () => call(commands.listBranches()),
@@ -158,6 +160,11 @@ export async function pickCustomerFile(title: string): Promise<string | null> {
     filters: [{ name: "CSV / TXT", extensions: ["csv", "tsv", "txt", "vcf"] }],
   });
   return typeof picked === "string" ? picked : null;
+}
+
+/** Asks where to save an export; null when the person cancels. */
+export async function pickExportFile(title: string, name: string): Promise<string | null> {
+  return save({ title, defaultPath: name, filters: [{ name: "CSV", extensions: ["csv"] }] });
 }
 
 // Preferences live beside the database, so a test's data folder holds its own.

@@ -29,6 +29,8 @@ export const commands = {
 	pendingDeletions: () => typedError<PendingDeletion[], CommandError>(__TAURI_INVOKE("pending_deletions")),
 	/**  Tries again to complete one deletion; true when the customer is now gone. */
 	retryDeletion: (id: CustomerId) => typedError<boolean, CommandError>(__TAURI_INVOKE("retry_deletion", { id })),
+	/**  Writes the customers matching `filter` to `path` as CSV. */
+	exportCustomers: (filter: CustomerFilter_Deserialize, path: string) => typedError<null, CommandError>(__TAURI_INVOKE("export_customers", { filter, path })),
 	/**  Every branch. */
 	listBranches: () => typedError<Branch[], CommandError>(__TAURI_INVOKE("list_branches")),
 	/**  Adds a branch. */

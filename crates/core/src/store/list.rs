@@ -231,6 +231,45 @@ fn row_from_db(row: &sqlx::sqlite::SqliteRow) -> Result<CustomerRow> {
     })
 }
 
+impl Store {
+    /// The customers matching `filter`, in the list's order, as a CSV file that Excel opens
+    /// and the importer reads back (branches by name; "all branches" left empty).
+    #[tracing::instrument(skip_all)]
+    pub async fn export_customers(&self, filter: &CustomerFilter) -> Result<Vec<u8>> {
+        let total = self.count_customers(filter).await?;
+        let names: std::collections::HashMap<_, _> = self
+            .branches()
+            .await?
+            .into_iter()
+            .map(|b| (b.id, b.name))
+            .collect();
+        let mut customers = Vec::with_capacity(total as usize);
+        let mut offset = 0;
+        while offset < total {
+            let page = self.list_customers(filter, offset, MAX_PAGE).await?;
+            if page.rows.is_empty() {
+                break;
+            }
+            for row in &page.rows {
+                let customer = self.customer(row.id).await?;
+                let branches: Vec<String> = match &customer.assignment {
+                    crate::domain::Assignment::AllBranches => Vec::new(),
+                    crate::domain::Assignment::Branches(ids) => {
+                        ids.iter().filter_map(|id| names.get(id).cloned()).collect()
+                    }
+                };
+                customers.push((customer.fields, branches));
+            }
+            offset += u32::try_from(page.rows.len()).unwrap_or(MAX_PAGE);
+        }
+        let rows = customers
+            .iter()
+            .map(|(fields, branches)| crate::import::ExportRow { fields, branches });
+        tracing::info!(op.count = customers.len(), "customers exported");
+        Ok(crate::import::export_csv(rows))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
