@@ -35,6 +35,9 @@ impl TextEncoding {
     }
 }
 
+/// A text with at least one NUL character in this many is taken for a binary file.
+const MAX_NUL_SHARE: usize = 1000;
+
 /// The text of a file and the encoding it was read in.
 #[derive(Debug)]
 pub(crate) struct Decoded<'a> {
@@ -59,9 +62,15 @@ pub(crate) fn decode(bytes: &[u8], forced: Option<TextEncoding>) -> Result<Decod
         Some((bom_encoding, len)) if bom_encoding == encoding => &bytes[len..],
         _ => bytes,
     };
-    let text = decode_body(body, encoding);
-    if text.contains('\0') {
-        return Err(FileError::NotText);
+    let mut text = decode_body(body, encoding);
+    // Binary files are full of NUL characters; a text file may carry a stray one (a
+    // damaged export), which holds no data and should not refuse the whole file.
+    let nuls = text.matches('\0').count();
+    if nuls > 0 {
+        if nuls * MAX_NUL_SHARE >= text.len() {
+            return Err(FileError::NotText);
+        }
+        text = Cow::Owned(text.replace('\0', ""));
     }
     if text.trim().is_empty() {
         return Err(FileError::Empty);
@@ -184,6 +193,18 @@ mod tests {
             decoded.text, "BegoÃ±a",
             "the user asked for it, so it is what they get"
         );
+    }
+
+    #[test]
+    fn a_stray_nul_in_a_text_file_is_dropped_not_a_reason_to_refuse_it() {
+        let mut bytes = b"nombre;email\r\n".to_vec();
+        for i in 0..200 {
+            bytes.extend(format!("Cliente {i};c{i}@example.com\r\n").as_bytes());
+        }
+        bytes.insert(40, 0);
+        let decoded = decode(&bytes, None).unwrap();
+        assert!(!decoded.text.contains('\0'));
+        assert!(decoded.text.contains("Cliente 199;c199@example.com"));
     }
 
     #[rstest]
