@@ -116,7 +116,8 @@ as_pg_user() {
 # server accepts connections.
 start_postgres() {
     local bin
-    bin="$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)"
+    bin="$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null |
+        sort -V | tail -n 1)"
     [[ -x "$bin/initdb" ]] || die "PostgreSQL was not found in /usr/lib/postgresql: run \
 scripts/install-deps.sh"
     PG_DIR="$(mktemp -d -t clientela-pg.XXXXXX)"

@@ -168,7 +168,9 @@ mod tests {
         let json = serde_json::to_value(&result).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"id": "x", "status": "refused", "code": "deleted", "message": "gone"})
+            serde_json::json!({
+                "id": "x", "status": "refused", "code": "deleted", "message": "gone"
+            })
         );
     }
 
