@@ -33,14 +33,17 @@ async fn main() -> Result<(), Error> {
 
     let mut reference = Vec::new();
     let mut ours = Vec::new();
-    let mut store = None;
+    let mut store: Option<Store> = None;
     for run in 0..RUNS {
+        // Closing checkpoints the previous run's WAL, so no run's leftover work lands in
+        // the next one's time.
+        if let Some(old) = store.take() {
+            old.close().await;
+        }
         reference.push(sqlite_import(work, &csv, run)?);
         let (elapsed, s) = product_import(work, &csv, run).await?;
         ours.push(elapsed);
-        if let Some(old) = store.replace(s) {
-            old.close().await;
-        }
+        store = Some(s);
     }
     let (reference, ours) = (median(&mut reference), median(&mut ours));
     let store = store.ok_or("no run")?;

@@ -139,7 +139,8 @@ impl Store {
         let local = self.local_branch().await?;
         let origin = local.map_or(Origin::Global, Origin::Local);
         let own_only = local.map(|b| Assignment::Branches(vec![b]));
-        let mut tx = self.pool().begin().await?;
+        let mut conn = self.bulk_connection().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         customers::check_branches(&mut tx, &placement.default_assignment).await?;
         let mapped = placement.branch_map.iter().map(|(_, id)| *id).collect();
         customers::check_branches(&mut tx, &Assignment::Branches(mapped)).await?;
@@ -201,6 +202,7 @@ impl Store {
             op.conflicts = summary.conflicts.len(),
             "import written"
         );
+        self.checkpoint_later();
         Ok(summary)
     }
 

@@ -22,7 +22,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
@@ -95,6 +98,36 @@ impl Store {
         }
     }
 
+    /// A connection for one big write whose commit does not wait for the checkpoint: the
+    /// pages stay in the WAL until `checkpoint_later` moves them, off the caller's path.
+    /// It is closed, not pooled, when dropped, so its setting goes with it.
+    pub(crate) async fn bulk_connection(&self) -> Result<PoolConnection<Sqlite>> {
+        let mut conn = self.pool.acquire().await?;
+        conn.close_on_drop();
+        sqlx::query("PRAGMA wal_autocheckpoint = 0")
+            .execute(&mut *conn)
+            .await?;
+        Ok(conn)
+    }
+
+    /// Moves committed WAL pages into the database file in the background, as far as
+    /// readers allow. Without a runtime to run it on, the next commit's automatic
+    /// checkpoint does it.
+    pub(crate) fn checkpoint_later(&self) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let pool = self.pool.clone();
+        handle.spawn(async move {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(error = %e, "background checkpoint failed");
+            }
+        });
+    }
+
     /// A new clock stamp for a change made now.
     pub(crate) fn stamp(&self, now: DateTime<Utc>) -> Stamp {
         self.clock
@@ -152,4 +185,28 @@ async fn last_stamp(pool: &SqlitePool) -> Result<Option<Stamp>> {
     .fetch_one(pool)
     .await?;
     Ok(latest.and_then(|s| Stamp::from_str(&s).ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bulk_connection_setting_never_reaches_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("clientela.db")).await.unwrap();
+        drop(store.bulk_connection().await.unwrap());
+
+        // Every connection the pool can hand out still checkpoints by itself.
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            let mut conn = store.pool().acquire().await.unwrap();
+            let pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(pages, 1000);
+            held.push(conn);
+        }
+    }
 }

@@ -273,7 +273,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Applied> {
         let node = self.node_id().await?;
-        let mut tx = self.pool().begin().await?;
+        // A first download commits pages of thousands of customers; each page's checkpoint
+        // runs beside the next page's writes.
+        let mut conn = self.bulk_connection().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let mut applied = Applied::default();
         let mut purged = false;
         let mut latest: Option<Stamp> = None;
@@ -335,6 +338,8 @@ impl Store {
         }
         if purged {
             self.checkpoint().await;
+        } else {
+            self.checkpoint_later();
         }
         Ok(applied)
     }
