@@ -74,11 +74,9 @@ impl Store {
         id: CustomerId,
         now: DateTime<Utc>,
     ) -> Result<DeletionOutcome> {
-        if self.local_branch().await?.is_some() {
-            let customer = self.customer(id).await?;
-            if customer.origin == Origin::Global {
-                return Err(Error::GlobalDelete);
-            }
+        let customer = self.customer(id).await?;
+        if customer.origin == Origin::Global && self.local_branch().await?.is_some() {
+            return Err(Error::GlobalDelete);
         }
         let mut tx = self.pool().begin().await?;
         let plan = plan_for(&mut tx, id, now).await?;
@@ -96,7 +94,11 @@ impl Store {
             .await?;
             keep_only_blocked_branches(&mut tx, id, &plan).await?;
             // The customer left the cleared branches: its assignment changed.
-            let payload = serde_json::json!({ "changed": ["assignment"] });
+            let payload = customers::CustomerChange {
+                origin: customer.origin,
+                changed: vec!["assignment".into()],
+                base: Default::default(),
+            };
             let stamp = self.stamp(now);
             let mut stamps = customers::stamp_map(&customers::stamps_of(&mut tx, id).await?);
             stamps.insert("assignment".into(), stamp.to_string());
