@@ -5,6 +5,7 @@ pub mod contact;
 pub mod customer;
 pub mod deletion;
 pub mod ids;
+pub mod search;
 pub mod text;
 pub mod validate;
 

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::Store;
-use crate::domain::text::{fold, trim};
+use crate::domain::search::{escape_like, search_words};
+use crate::domain::text::trim;
 use crate::domain::{BranchId, CustomerId, TagId};
 use crate::{Error, Result};
 
@@ -185,31 +186,6 @@ fn is_filtered(filter: &CustomerFilter) -> bool {
         || filter.min_bookings.is_some()
 }
 
-/// The words of a search: folded like the stored text; a word that looks like a phone
-/// number loses its spaces, dashes and `+` so "600 000 101" finds "+34600000101".
-fn search_words(search: &str) -> Vec<String> {
-    let looks_like_phone = search
-        .chars()
-        .all(|c| c.is_ascii_digit() || " +-().".contains(c))
-        && search.chars().filter(char::is_ascii_digit).count() >= 3;
-    if looks_like_phone {
-        return vec![search.chars().filter(char::is_ascii_digit).collect()];
-    }
-    // More words than this add nothing a person types, and would only deepen the query.
-    const MAX_WORDS: usize = 12;
-    fold(search)
-        .split(' ')
-        .take(MAX_WORDS)
-        .map(str::to_owned)
-        .collect()
-}
-
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 fn row_from_db(row: &sqlx::sqlite::SqliteRow) -> Result<CustomerRow> {
     let id: String = row.try_get("id")?;
     let split = |names: Option<String>| -> Vec<String> {
@@ -267,26 +243,5 @@ impl Store {
             .map(|(fields, branches)| crate::import::ExportRow { fields, branches });
         tracing::info!(op.count = customers.len(), "customers exported");
         Ok(crate::import::export_csv(rows))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn phone_like_search_keeps_only_digits() {
-        assert_eq!(search_words("600 000-101"), vec!["600000101"]);
-        assert_eq!(search_words("+34 600"), vec!["34600"]);
-    }
-
-    #[test]
-    fn word_search_is_folded_and_split() {
-        assert_eq!(search_words("José  GÜELL"), vec!["jose", "guell"]);
-    }
-
-    #[test]
-    fn like_wildcards_in_search_are_literal() {
-        assert_eq!(escape_like("50%_a\\"), "50\\%\\_a\\\\");
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
 use super::{raw, tags, time};
-use crate::domain::text::fold;
+use crate::domain::search::{search_text, sort_name};
 use crate::domain::{Assignment, CustomerFields, CustomerId, Gender, Origin, TagId};
 use crate::{Error, Result};
 
@@ -22,20 +22,6 @@ pub(crate) struct NewCustomer<'a> {
     pub assignment: &'a Assignment,
     pub fields: &'a CustomerFields,
     pub stamps: String,
-}
-
-/// Text the search box matches: the sort name, emails folded, and phones without the `+`.
-pub(crate) fn search_text(fields: &CustomerFields, sort_name: &str) -> String {
-    let mut text = sort_name.to_owned();
-    for email in &fields.emails {
-        text.push(' ');
-        text.push_str(&fold(&email.address));
-    }
-    for phone in &fields.phones {
-        text.push(' ');
-        text.push_str(phone.number.trim_start_matches('+'));
-    }
-    text
 }
 
 /// Writes new customers with their children.
@@ -248,9 +234,4 @@ fn contacts_json<T: serde::Serialize>(contacts: &[T]) -> String {
 
 fn names_external_id(message: &str) -> bool {
     message.contains("UNIQUE") && message.contains("customers.external_id")
-}
-
-/// The key the list sorts names by.
-pub(crate) fn sort_name(fields: &CustomerFields) -> String {
-    fold(&format!("{} {}", fields.first_name, fields.last_name))
 }

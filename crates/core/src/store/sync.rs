@@ -17,6 +17,7 @@ use sqlx::{Row, SqliteConnection};
 use super::customers::{self, stamp_map, stamp_of, stamps_text, CustomerChange};
 use super::rows::{self, NewCustomer};
 use super::{time, Store};
+use crate::domain::deletion::AppointmentStatus;
 use crate::domain::{Assignment, BranchId, Customer, CustomerFields, CustomerId, Origin};
 use crate::hlc::Stamp;
 use crate::sync::{
@@ -214,7 +215,8 @@ impl Store {
                     customer_fields(&mut conn, &entity_id, &payload).await?
                 }
                 ("branch", ChangeOp::Upsert) => branch_fields(&mut conn, &entity_id, &hlc).await?,
-                // Tags travel inside customers; appointments sync with the branch view.
+                ("appointment", ChangeOp::Upsert) => appointment_fields(&payload, &hlc)?,
+                // Tags travel inside customers.
                 _ => BTreeMap::new(),
             };
             changes.push(OutgoingChange {
@@ -279,6 +281,8 @@ impl Store {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let mut applied = Applied::default();
         let mut purged = false;
+        // An appointment changed: a deletion it blocked may now go ahead.
+        let mut booked = false;
         let mut latest: Option<Stamp> = None;
         // Customers first seen in this page are written together, which is what makes the
         // first download of a large company fast.
@@ -313,6 +317,20 @@ impl Store {
                     purged = true;
                 }
                 ("branch", ChangeOp::Upsert, _) => apply_branch(&mut tx, change, now).await?,
+                ("appointment", ChangeOp::Upsert, _) => {
+                    // Its customer may be waiting in this page's batch.
+                    let of = change
+                        .fields
+                        .get("customerId")
+                        .and_then(|f| f.value.as_str());
+                    if of
+                        .and_then(|id| id.parse().ok())
+                        .is_some_and(|id| fresh.has(id))
+                    {
+                        fresh.write(&mut tx, now).await?;
+                    }
+                    booked |= apply_appointment(&mut tx, change, now).await?;
+                }
                 _ => applied.changes -= 1,
             }
         }
@@ -335,6 +353,9 @@ impl Store {
         tx.commit().await?;
         if let Some(latest) = latest {
             self.observe(latest);
+        }
+        if booked {
+            self.retry_deletions(now).await?;
         }
         if purged {
             self.checkpoint().await;
@@ -529,6 +550,110 @@ async fn branch_fields(
         fields.insert(name.to_owned(), field);
     }
     Ok(fields)
+}
+
+/// An appointment outbox entry as a change carries it: the entry holds the values.
+fn appointment_fields(payload: &str, hlc: &str) -> Result<BTreeMap<String, FieldChange>> {
+    let values: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(payload).map_err(|e| Error::InvalidInput {
+            field: "outbox payload",
+            reason: e.to_string(),
+        })?;
+    Ok(values
+        .into_iter()
+        .map(|(name, value)| {
+            let name = match name.as_str() {
+                "customer" => "customerId".to_owned(),
+                "branch" => "branchId".to_owned(),
+                _ => name,
+            };
+            let field = FieldChange {
+                value,
+                stamp: hlc.to_owned(),
+                base: None,
+            };
+            (name, field)
+        })
+        .collect())
+}
+
+/// Applies a pulled appointment, booked or changed through the server's API or on another
+/// desktop, so that bookings and the deletion rule here know of it. An appointment of a
+/// customer or branch this database does not hold is left out. Returns whether anything
+/// changed.
+async fn apply_appointment(
+    conn: &mut SqliteConnection,
+    change: &Change,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let text = |name: &str| change.fields.get(name).and_then(|f| f.value.as_str());
+    let time = |name: &str| {
+        text(name)
+            .and_then(|t| time::from_db(t).ok())
+            .map(time::to_db)
+    };
+    let status = text("status").filter(|s| AppointmentStatus::parse(s).is_some());
+    let now = time::to_db(now);
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT customer_id FROM appointments WHERE id = ?")
+            .bind(&change.entity_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let customer = match stored {
+        Some(customer) => {
+            sqlx::query(
+                "UPDATE appointments SET status = coalesce(?, status), \
+                 starts_at = coalesce(?, starts_at), ends_at = coalesce(?, ends_at), \
+                 updated_at = ? WHERE id = ?",
+            )
+            .bind(status)
+            .bind(time("startsAt"))
+            .bind(time("endsAt"))
+            .bind(&now)
+            .bind(&change.entity_id)
+            .execute(&mut *conn)
+            .await?;
+            customer
+        }
+        None => {
+            let (Some(customer), Some(branch), Some(starts), Some(ends), Some(status)) = (
+                text("customerId"),
+                text("branchId"),
+                time("startsAt"),
+                time("endsAt"),
+                status,
+            ) else {
+                return Ok(false);
+            };
+            let inserted = sqlx::query(
+                "INSERT INTO appointments (id, branch_id, customer_id, starts_at, ends_at, \
+                 status, created_at, updated_at) SELECT ?, b.id, c.id, ?, ?, ?, ?, ? \
+                 FROM customers c, branches b WHERE c.id = ? AND b.id = ?",
+            )
+            .bind(&change.entity_id)
+            .bind(starts)
+            .bind(ends)
+            .bind(status)
+            .bind(&now)
+            .bind(&now)
+            .bind(customer)
+            .bind(branch)
+            .execute(&mut *conn)
+            .await?;
+            if inserted.rows_affected() == 0 {
+                return Ok(false);
+            }
+            customer.to_owned()
+        }
+    };
+    sqlx::query(
+        "UPDATE customers SET bookings = (SELECT count(*) FROM appointments \
+         WHERE customer_id = ?1 AND status != 'cancelled') WHERE id = ?1",
+    )
+    .bind(&customer)
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
 }
 
 /// Whether applying a change keeps the conflicts it finds.

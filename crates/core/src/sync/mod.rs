@@ -8,6 +8,7 @@
 //! have seen, a page at a time.
 
 mod client;
+mod record;
 mod syncer;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use client::{sync_once, sync_with_progress, SyncClient, SyncError, SyncReport};
+pub use record::Record;
 pub use syncer::{SyncState, Syncer};
 
 /// Most changes one push may carry.
