@@ -417,3 +417,56 @@ async fn jose_of(store: &Store, filter: &CustomerFilter) -> clientela_core::doma
     let page = store.list_customers(filter, 0, 10).await.unwrap();
     store.customer(page.rows[0].id).await.unwrap().fields
 }
+
+#[test]
+fn a_large_file_read_in_parts_gives_the_rows_in_order_with_merges_across_parts() {
+    use clientela_core::import::{analyze, ImportOptions};
+    use std::ops::ControlFlow;
+
+    const ROWS: usize = 20_000;
+    let mut file = String::from("nombre;apellidos;email;telefono\n");
+    for k in 0..ROWS {
+        let email = match k {
+            // Refused: no valid contact, in the second half.
+            15_000 => "no-es-un-email".to_owned(),
+            // The first customer again, in the last part.
+            k if k == ROWS - 1 => " CLIENTE0@Example.com ".to_owned(),
+            k => format!("cliente{k}@example.com"),
+        };
+        let phone = if k == 15_000 { String::new() } else { format!("6{k:08}") };
+        file.push_str(&format!("Nombre{k};Apellido;{email};{phone}\n"));
+    }
+    let opened = open_file(file.as_bytes(), "grande.csv", ReadOptions::default()).unwrap();
+    let analysis = analyze(&opened.table, &opened.mapping, &ImportOptions::default()).unwrap();
+
+    assert_eq!(analysis.counts.rows_read as usize, ROWS);
+    assert_eq!(analysis.customers.len(), ROWS - 2);
+    // Spreadsheet rows: the header is row 1.
+    assert_eq!(analysis.customers[0].rows, vec![2, ROWS as u32 + 1]);
+    assert_eq!(analysis.customers[0].fields.phones.len(), 2);
+    let firsts: Vec<u32> = analysis.customers.iter().map(|c| c.rows[0]).collect();
+    assert!(firsts.windows(2).all(|w| w[0] < w[1]), "customers in row order");
+    let errors: Vec<u32> = analysis
+        .problems
+        .iter()
+        .filter(|p| p.is_error())
+        .map(|p| p.row)
+        .collect();
+    assert_eq!(errors, vec![15_002]);
+
+    let mut calls = 0;
+    let cancelled = clientela_core::import::analyze_with_progress(
+        &opened.table,
+        &opened.mapping,
+        &ImportOptions::default(),
+        &mut |_| {
+            calls += 1;
+            if calls > 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        },
+    );
+    assert_eq!(cancelled.unwrap_err(), clientela_core::import::AnalyzeError::Cancelled);
+}
