@@ -10,6 +10,7 @@ use sqlx::AnyConnection;
 
 use crate::db::{Backend, Caller, Role};
 use crate::log::is_canonical_uuid;
+use crate::records;
 use crate::Error;
 
 /// The origin and assignment of a customer as the server keeps them.
@@ -66,6 +67,9 @@ pub(crate) async fn refusal(
         }
     }
 
+    if change.entity == "appointment" {
+        return appointment_refusal(conn, caller, change).await;
+    }
     let Some(branch) = caller
         .branch
         .as_deref()
@@ -98,6 +102,103 @@ pub(crate) async fn refusal(
             "this company does not let branches change global customers",
         )),
     })
+}
+
+/// An appointment keeps its customer and branch; a branch books and changes appointments
+/// only at itself.
+async fn appointment_refusal(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    change: &Change,
+) -> Result<Option<PushOutcome>, Error> {
+    let stored = records::load(conn, &caller.company, "appointment", &change.entity_id).await?;
+    let text = |values: &std::collections::BTreeMap<String, serde_json::Value>, name: &str| {
+        values.get(name).and_then(|v| v.as_str()).map(str::to_owned)
+    };
+    let mut branch = None;
+    for name in ["customerId", "branchId"] {
+        let said = change.fields.get(name).map(|f| f.value.as_str());
+        if let Some(said) = said {
+            if !said.is_some_and(is_canonical_uuid) {
+                return Ok(Some(refused(
+                    "invalidChange",
+                    &format!("{name}: not an id"),
+                )));
+            }
+        }
+        let kept = stored.as_ref().and_then(|r| text(&r.values, name));
+        if let (Some(Some(said)), Some(kept)) = (said, &kept) {
+            if said != kept {
+                return Ok(Some(refused(
+                    "invalidChange",
+                    &format!("{name}: an appointment's {name} cannot change"),
+                )));
+            }
+        }
+        if name == "branchId" {
+            branch = kept.or(said.flatten().map(str::to_owned));
+        }
+    }
+    let own = caller
+        .branch
+        .as_deref()
+        .filter(|_| caller.role == Role::Branch);
+    Ok(match own {
+        Some(own) if branch.as_deref() != Some(own) => Some(refused(
+            "forbidden",
+            "a branch books and changes appointments only at itself",
+        )),
+        _ => None,
+    })
+}
+
+/// Whether `caller` may read customer `customer`: head office reads every customer of its
+/// company; a branch its own local customers and the global ones assigned to it.
+pub(crate) async fn may_read_customer(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    customer: &str,
+) -> Result<bool, Error> {
+    let Some(branch) = caller
+        .branch
+        .as_deref()
+        .filter(|_| caller.role == Role::Branch)
+    else {
+        return Ok(true);
+    };
+    let row: Option<(Option<String>, i64, String)> = sqlx::query_as(
+        "SELECT origin_branch, all_branches, branches FROM customer_access \
+         WHERE company_id = $1 AND customer_id = $2",
+    )
+    .bind(&caller.company)
+    .bind(customer)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        None => false,
+        Some((Some(origin), _, _)) => origin == branch,
+        Some((None, all, branches)) => {
+            all == 1
+                || serde_json::from_str::<Vec<String>>(&branches)
+                    .is_ok_and(|ids| ids.iter().any(|id| id == branch))
+        }
+    })
+}
+
+/// The SQL condition that customer `id_column` belongs to the branch bound as `param`: its
+/// local customer, or a global one assigned to it.
+pub(crate) fn customer_of_branch(backend: Backend, id_column: &str, param: &str) -> String {
+    let assigned = match backend {
+        Backend::Sqlite => {
+            format!("EXISTS (SELECT 1 FROM json_each(a.branches) WHERE value = {param})")
+        }
+        Backend::Postgres => format!("a.branches::jsonb ? {param}"),
+    };
+    format!(
+        "EXISTS (SELECT 1 FROM customer_access a WHERE a.company_id = $1 \
+         AND a.customer_id = {id_column} AND (a.origin_branch = {param} \
+         OR (a.origin_branch IS NULL AND (a.all_branches = 1 OR {assigned}))))"
+    )
 }
 
 /// `origin` and `assignment`, when a change carries them, must be well formed, with branch

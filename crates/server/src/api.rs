@@ -27,6 +27,7 @@ pub fn router(db: Db) -> Router {
         .route("/v1/sync/pull", get(pull))
         .route("/v1/sync/events", get(events))
         .route("/v1/sync/history", get(history))
+        .merge(crate::rest::routes())
         .fallback(|| async { Error::NotFound("route") })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .with_state(db)
@@ -176,7 +177,7 @@ impl FromRequestParts<Db> for Caller {
 }
 
 /// A JSON body whose rejection names what is wrong, as `{ code, message }`.
-struct Body<T>(T);
+pub(crate) struct Body<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Error;

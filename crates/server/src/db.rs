@@ -1,10 +1,14 @@
 //! The server's database: companies, credentials, the change log and tombstones.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use clientela_core::sync::{Session, SessionRole};
+use clientela_core::hlc::{Clock, Stamp};
+use clientela_core::sync::{Change, ChangeOp, FieldChange, Session, SessionRole};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
@@ -32,6 +36,16 @@ pub struct Db {
     backend: Backend,
     /// Told the company and its new last sequence whenever a push adds to a log.
     grown: tokio::sync::broadcast::Sender<(String, i64)>,
+    author: Arc<Author>,
+}
+
+/// This instance as the author of the changes the integrator API makes: a node id of its
+/// own (new at every start, so ids never repeat), a clock, and a change counter.
+#[derive(Debug)]
+struct Author {
+    node: Uuid,
+    clock: Mutex<Clock>,
+    seq: AtomicI64,
 }
 
 /// What a credential may do.
@@ -120,16 +134,67 @@ impl Db {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
+        crate::records::rebuild_if_missing(&pool).await?;
         // Listeners that fall this far behind get the latest sequence instead.
         let (grown, _) = tokio::sync::broadcast::channel(256);
         if backend == Backend::Postgres {
             relay_notifications(url, grown.clone()).await?;
         }
+        let node = Uuid::now_v7();
+        let author = Arc::new(Author {
+            node,
+            clock: Mutex::new(Clock::new(node, None)),
+            seq: AtomicI64::new(0),
+        });
         Ok(Self {
             pool,
             backend,
             grown,
+            author,
         })
+    }
+
+    /// A change this server makes on a caller's behalf. Its stamp is later than `beat`
+    /// (the newest stamp of the entity as stored), so the change wins over what it edits.
+    pub(crate) fn authored_change(
+        &self,
+        entity: &str,
+        entity_id: &str,
+        op: ChangeOp,
+        values: BTreeMap<String, serde_json::Value>,
+        beat: Option<&str>,
+    ) -> Change {
+        let hlc = {
+            let mut clock = self
+                .author
+                .clock
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(stamp) = beat.and_then(|s| s.parse::<Stamp>().ok()) {
+                clock.observe(stamp);
+            }
+            clock.tick(Utc::now()).to_string()
+        };
+        let seq = self.author.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let fields = values
+            .into_iter()
+            .map(|(name, value)| {
+                let field = FieldChange {
+                    value,
+                    stamp: hlc.clone(),
+                    base: None,
+                };
+                (name, field)
+            })
+            .collect();
+        Change {
+            id: format!("{}:{seq}", self.author.node),
+            entity: entity.to_owned(),
+            entity_id: entity_id.to_owned(),
+            op,
+            hlc,
+            fields,
+        }
     }
 
     /// The database this server runs on.

@@ -30,6 +30,22 @@ pub enum Error {
     MethodNotAllowed,
     #[error("the request body is larger than the server takes (2 MB)")]
     TooLarge,
+    #[error("{}", list_problems(.0))]
+    InvalidFields(Vec<(String, String)>),
+    /// The request is well formed but clashes with what is stored.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The change log's checks refused the change the request made.
+    #[error("{message}")]
+    Refused { code: String, message: String },
+}
+
+fn list_problems(problems: &[(String, String)]) -> String {
+    let named: Vec<String> = problems
+        .iter()
+        .map(|(field, reason)| format!("{field}: {reason}"))
+        .collect();
+    format!("not valid: {}", named.join("; "))
 }
 
 impl Error {
@@ -41,13 +57,15 @@ impl Error {
     }
 
     /// The stable code clients branch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             Error::Database(_) | Error::Migrate(_) | Error::DataDir(..) | Error::Random(_) => {
                 "internal"
             }
             Error::NotFound(_) => "notFound",
-            Error::Invalid { .. } => "invalidInput",
+            Error::Invalid { .. } | Error::InvalidFields(_) => "invalidInput",
+            Error::Conflict { code, .. } => code,
+            Error::Refused { code, .. } => code,
             Error::Unauthorized => "unauthorized",
             Error::Forbidden(_) => "forbidden",
             Error::MethodNotAllowed => "methodNotAllowed",
@@ -61,7 +79,13 @@ impl Error {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Invalid { .. } | Error::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Refused { code, .. } => match code.as_str() {
+                "invalidChange" => StatusCode::UNPROCESSABLE_ENTITY,
+                "deleted" => StatusCode::CONFLICT,
+                _ => StatusCode::FORBIDDEN,
+            },
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -5,7 +5,10 @@ mod access;
 mod api;
 pub mod db;
 mod error;
+pub mod integrator;
 mod log;
+mod records;
+mod rest;
 
 pub use api::router;
 pub use db::{Backend, Caller, Db, Role};

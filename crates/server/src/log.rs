@@ -7,9 +7,9 @@ use clientela_core::sync::{
 use futures_util::TryStreamExt;
 use sqlx::{AnyConnection, Row};
 
-use crate::access;
 use crate::db::{now, Backend, Caller, Db, Role};
 use crate::Error;
+use crate::{access, records};
 
 /// About how much change text one pull page carries at most.
 const PAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -239,6 +239,7 @@ async fn push_one(
         return Ok(PushOutcome::Duplicate { seq });
     };
     access::record(conn, &caller.company, change).await?;
+    records::apply(conn, &caller.company, change).await?;
     if change.op == ChangeOp::Delete {
         sqlx::query(
             "INSERT INTO tombstones (company_id, entity, entity_id, seq, deleted_at) \
