@@ -433,7 +433,11 @@ fn a_large_file_read_in_parts_gives_the_rows_in_order_with_merges_across_parts()
             k if k == ROWS - 1 => " CLIENTE0@Example.com ".to_owned(),
             k => format!("cliente{k}@example.com"),
         };
-        let phone = if k == 15_000 { String::new() } else { format!("6{k:08}") };
+        let phone = if k == 15_000 {
+            String::new()
+        } else {
+            format!("6{k:08}")
+        };
         file.push_str(&format!("Nombre{k};Apellido;{email};{phone}\n"));
     }
     let opened = open_file(file.as_bytes(), "grande.csv", ReadOptions::default()).unwrap();
@@ -445,7 +449,10 @@ fn a_large_file_read_in_parts_gives_the_rows_in_order_with_merges_across_parts()
     assert_eq!(analysis.customers[0].rows, vec![2, ROWS as u32 + 1]);
     assert_eq!(analysis.customers[0].fields.phones.len(), 2);
     let firsts: Vec<u32> = analysis.customers.iter().map(|c| c.rows[0]).collect();
-    assert!(firsts.windows(2).all(|w| w[0] < w[1]), "customers in row order");
+    assert!(
+        firsts.windows(2).all(|w| w[0] < w[1]),
+        "customers in row order"
+    );
     let errors: Vec<u32> = analysis
         .problems
         .iter()
@@ -468,5 +475,8 @@ fn a_large_file_read_in_parts_gives_the_rows_in_order_with_merges_across_parts()
             }
         },
     );
-    assert_eq!(cancelled.unwrap_err(), clientela_core::import::AnalyzeError::Cancelled);
+    assert_eq!(
+        cancelled.unwrap_err(),
+        clientela_core::import::AnalyzeError::Cancelled
+    );
 }
