@@ -260,6 +260,14 @@ impl Db {
                 "a branch credential names its branch; a head-office one does not",
             ));
         }
+        // Branch ids are compared as text everywhere: keep the one spelling devices use.
+        let branch = branch
+            .map(|b| {
+                Uuid::parse_str(b.trim())
+                    .map(|u| u.hyphenated().to_string())
+                    .map_err(|_| Error::invalid("branch", "not a branch id (a UUID)"))
+            })
+            .transpose()?;
         let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM companies WHERE id = $1")
             .bind(company)
             .fetch_optional(&self.pool)

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use clientela_core::domain::search::{escape_like, search_words};
 use clientela_core::domain::validate::normalize_customer;
 use clientela_core::domain::{
@@ -13,11 +13,12 @@ use clientela_core::domain::{
 use clientela_core::sync::{ChangeOp, PushOutcome, Record};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use crate::access;
 use crate::db::{Caller, Db, Role};
-use crate::log::is_canonical_uuid;
+use crate::log::{is_canonical_uuid, push_in};
 use crate::records::{self, customer_fields};
 use crate::Error;
 
@@ -122,12 +123,18 @@ impl CustomerInput {
         if let Some(birthday) = self.birthday {
             fields.birthday = match birthday {
                 None => None,
-                Some(text) => Some(Birthday::parse_iso(text.trim()).ok_or_else(|| {
-                    Error::invalid(
-                        format!("{path}birthday"),
-                        "not a date written 1988-02-29, or --05-14 without a year",
-                    )
-                })?),
+                Some(text) => {
+                    let this_year = u16::try_from(Utc::now().year()).unwrap_or(u16::MAX);
+                    let birthday = Birthday::parse_iso(text.trim())
+                        .filter(|b| b.year.is_none_or(|y| (1900..=this_year).contains(&y)));
+                    Some(birthday.ok_or_else(|| {
+                        Error::invalid(
+                            format!("{path}birthday"),
+                            "not a date from 1900 to today written 1988-02-29, or --05-14 \
+                             without a year",
+                        )
+                    })?)
+                }
             };
         }
         if let Some(gender) = self.gender {
@@ -144,7 +151,25 @@ impl CustomerInput {
         if let Some(tags) = self.tags {
             fields.tags = tags;
         }
-        Ok(())
+        refuse_nul(fields, path)
+    }
+}
+
+/// No text of a customer holds a NUL character: nothing types one, and PostgreSQL cannot
+/// store one.
+fn refuse_nul(fields: &CustomerFields, path: &str) -> Result<(), Error> {
+    let Ok(Value::Object(values)) = serde_json::to_value(fields) else {
+        return Ok(());
+    };
+    match values
+        .iter()
+        .find(|(_, v)| v.to_string().contains("\\u0000"))
+    {
+        Some((name, _)) => Err(Error::invalid(
+            format!("{path}{name}"),
+            "contains a NUL character",
+        )),
+        None => Ok(()),
     }
 }
 
@@ -323,7 +348,8 @@ pub enum AppointmentStep {
 impl Db {
     /// One customer that `caller` may read.
     pub async fn api_customer(&self, caller: &Caller, id: &str) -> Result<CustomerView, Error> {
-        let record = self.readable_customer(caller, id).await?;
+        let mut conn = self.pool().acquire().await?;
+        let record = readable_customer(&mut conn, caller, id).await?;
         Ok(CustomerView::of(id, &record))
     }
 
@@ -333,6 +359,19 @@ impl Db {
         caller: &Caller,
         query: CustomerQuery,
     ) -> Result<CustomerPage, Error> {
+        let texts = [
+            ("search", &query.search),
+            ("branch", &query.branch),
+            ("tag", &query.tag),
+            ("externalId", &query.external_id),
+            ("after", &query.after),
+        ];
+        if let Some((name, _)) = texts
+            .iter()
+            .find(|(_, v)| v.as_deref().is_some_and(|v| v.contains('\0')))
+        {
+            return Err(Error::invalid(*name, "contains a NUL character"));
+        }
         let limit = query.limit.unwrap_or(100);
         if limit == 0 || limit > MAX_PAGE {
             return Err(Error::invalid("limit", format!("must be 1 to {MAX_PAGE}")));
@@ -433,9 +472,10 @@ impl Db {
         input: CustomerInput,
         region: &str,
     ) -> Result<CustomerView, Error> {
-        let (id, values) = self.new_customer(caller, input, region, "").await?;
+        let mut tx = self.begin_write(&caller.company).await?;
+        let (id, values) = new_customer(&mut tx, caller, input, region, "").await?;
         let change = self.authored_change("customer", &id, ChangeOp::Upsert, values, None);
-        self.push_authored(caller, change).await?;
+        self.write_one(tx, caller, change).await?;
         self.api_customer(caller, &id).await
     }
 
@@ -447,14 +487,14 @@ impl Db {
         input: CustomerInput,
         region: &str,
     ) -> Result<CustomerView, Error> {
-        let record = self.readable_customer(caller, id).await?;
-        if let Some(values) = self
-            .changed_values(caller, id, &record, input, region, "")
-            .await?
+        let mut tx = self.begin_write(&caller.company).await?;
+        let record = readable_customer(&mut tx, caller, id).await?;
+        if let Some(values) =
+            changed_values(&mut tx, caller, id, &record, input, region, "").await?
         {
             let beat = record.latest_stamp();
             let change = self.authored_change("customer", id, ChangeOp::Upsert, values, beat);
-            self.push_authored(caller, change).await?;
+            self.write_one(tx, caller, change).await?;
         }
         self.api_customer(caller, id).await
     }
@@ -462,22 +502,22 @@ impl Db {
     /// Deletes a customer for good. One with a booked appointment that is not over is
     /// refused: cancel or complete the appointment first (DESIGN.md, rule 8).
     pub async fn api_delete_customer(&self, caller: &Caller, id: &str) -> Result<(), Error> {
-        self.readable_customer(caller, id).await?;
+        let mut tx = self.begin_write(&caller.company).await?;
+        readable_customer(&mut tx, caller, id).await?;
         let now = Utc::now();
-        let mut conn = self.pool().acquire().await?;
         let appointments: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT id, fields, stamps FROM records \
              WHERE company_id = $1 AND entity = 'appointment' AND customer_id = $2",
         )
         .bind(&caller.company)
         .bind(id)
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut *tx)
         .await?;
-        drop(conn);
         for (appointment, fields, stamps) in appointments {
             let view = AppointmentView::of(&appointment, &records::decode(&fields, &stamps)?);
+            // An end that cannot be read holds the deletion, as one in the future would.
             let ends = DateTime::parse_from_rfc3339(&view.ends_at).map(|t| t.to_utc());
-            if view.status == "booked" && ends.is_ok_and(|ends| ends > now) {
+            if view.status == "booked" && ends.ok().is_none_or(|ends| ends > now) {
                 return Err(Error::Conflict {
                     code: "futureAppointment",
                     message: format!(
@@ -489,7 +529,7 @@ impl Db {
             }
         }
         let change = self.authored_change("customer", id, ChangeOp::Delete, BTreeMap::new(), None);
-        self.push_authored(caller, change).await
+        self.write_one(tx, caller, change).await
     }
 
     /// Creates or updates each customer by its external id: sending the same request
@@ -506,6 +546,7 @@ impl Db {
                 format!("more than {MAX_IMPORT} in one request"),
             ));
         }
+        let mut tx = self.begin_write(&caller.company).await?;
         let mut seen = std::collections::HashSet::new();
         let mut planned = Vec::with_capacity(request.customers.len());
         for (i, input) in request.customers.into_iter().enumerate() {
@@ -524,8 +565,8 @@ impl Db {
                     "the same external id is already earlier in this request",
                 ));
             }
-            let plan = match self.customer_by_external_id(caller, &external_id).await? {
-                Some((id, _)) if !self.may_read(caller, &id).await? => {
+            let plan = match customer_by_external_id(&mut tx, caller, &external_id).await? {
+                Some((id, _)) if !access::may_read_customer(&mut tx, caller, &id).await? => {
                     // Another branch's customer: say no more than that the id is taken.
                     return Err(Error::Conflict {
                         code: "externalIdTaken",
@@ -533,14 +574,13 @@ impl Db {
                     });
                 }
                 Some((id, record)) => {
-                    let values = self
-                        .changed_values(caller, &id, &record, input, region, &path)
-                        .await?;
+                    let values =
+                        changed_values(&mut tx, caller, &id, &record, input, region, &path).await?;
                     let beat = record.latest_stamp().map(str::to_owned);
                     (id, values.map(|v| (v, beat)), false)
                 }
                 None => {
-                    let (id, values) = self.new_customer(caller, input, region, &path).await?;
+                    let (id, values) = new_customer(&mut tx, caller, input, region, &path).await?;
                     (id, Some((values, None)), true)
                 }
             };
@@ -560,11 +600,9 @@ impl Db {
                 changes.push(change);
             }
         }
-        let pushed = if changes.is_empty() {
-            Vec::new()
-        } else {
-            self.push(caller, &changes).await?
-        };
+        let pushed = push_in(&mut tx, caller, &changes).await?;
+        self.commit_and_announce(tx, &caller.company, &pushed)
+            .await?;
         let mut outcomes = pushed.into_iter();
         let mut results = Vec::with_capacity(planned.len());
         for (external_id, (id, values, created)) in planned {
@@ -604,14 +642,22 @@ impl Db {
             return Err(Error::invalid("branchId", "not a branch id"));
         }
         let time = |field: &str, text: &str| {
-            DateTime::parse_from_rfc3339(text.trim())
+            let time = DateTime::parse_from_rfc3339(text.trim())
                 .map(|t| t.to_utc())
                 .map_err(|_| {
                     Error::invalid(
                         field,
                         "not an RFC 3339 time such as 2027-01-14T10:30:00+01:00",
                     )
-                })
+                })?;
+            // Leap seconds and far years have no stored form every node reads back.
+            if time.nanosecond() >= 1_000_000_000 || !(2000..=2100).contains(&time.year()) {
+                return Err(Error::invalid(
+                    field,
+                    "not a time between the years 2000 and 2100",
+                ));
+            }
+            Ok(time)
         };
         if let Some(own) = caller
             .branch
@@ -636,14 +682,14 @@ impl Db {
                 "more than 24 hours after startsAt",
             ));
         }
-        match self.readable_customer(caller, &input.customer_id).await {
+        let mut tx = self.begin_write(&caller.company).await?;
+        match readable_customer(&mut tx, caller, &input.customer_id).await {
             Err(Error::NotFound(_)) => {
                 return Err(Error::invalid("customerId", "no such customer"));
             }
             other => other?,
         };
-        let mut conn = self.pool().acquire().await?;
-        if records::load(&mut conn, &caller.company, "branch", &input.branch_id)
+        if records::load(&mut tx, &caller.company, "branch", &input.branch_id)
             .await?
             .is_none()
         {
@@ -655,13 +701,12 @@ impl Db {
             branch: Some(input.branch_id.clone()),
             ..caller.clone()
         };
-        if !access::may_read_customer(&mut conn, &at_branch, &input.customer_id).await? {
+        if !access::may_read_customer(&mut tx, &at_branch, &input.customer_id).await? {
             return Err(Error::invalid(
                 "branchId",
                 "the customer is neither assigned to this branch nor one of its own",
             ));
         }
-        drop(conn);
         let stored_time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
         let values = BTreeMap::from([
             ("customerId".to_owned(), Value::from(input.customer_id)),
@@ -672,7 +717,7 @@ impl Db {
         ]);
         let id = Uuid::now_v7().to_string();
         let change = self.authored_change("appointment", &id, ChangeOp::Upsert, values, None);
-        self.push_authored(caller, change).await?;
+        self.write_one(tx, caller, change).await?;
         self.api_appointment(caller, &id).await
     }
 
@@ -704,11 +749,22 @@ impl Db {
         id: &str,
         step: AppointmentStep,
     ) -> Result<AppointmentView, Error> {
-        let view = self.api_appointment(caller, id).await?;
         let target = match step {
             AppointmentStep::Cancel => "cancelled",
             AppointmentStep::Complete => "completed",
         };
+        let mut tx = self.begin_write(&caller.company).await?;
+        let record = records::load(&mut tx, &caller.company, "appointment", id)
+            .await?
+            .ok_or(Error::NotFound("appointment"))?;
+        let view = AppointmentView::of(id, &record);
+        let own = caller
+            .branch
+            .as_deref()
+            .filter(|_| caller.role == Role::Branch);
+        if own.is_some_and(|own| own != view.branch_id) {
+            return Err(Error::NotFound("appointment"));
+        }
         if view.status == target {
             return Ok(view);
         }
@@ -718,183 +774,180 @@ impl Db {
                 message: format!("the appointment is {}, not booked", view.status),
             });
         }
-        let mut conn = self.pool().acquire().await?;
-        let record = records::load(&mut conn, &caller.company, "appointment", id).await?;
-        drop(conn);
-        let beat = record.as_ref().and_then(Record::latest_stamp);
         let values = BTreeMap::from([("status".to_owned(), Value::from(target))]);
+        let beat = record.latest_stamp();
         let change = self.authored_change("appointment", id, ChangeOp::Upsert, values, beat);
-        self.push_authored(caller, change).await?;
+        self.write_one(tx, caller, change).await?;
         self.api_appointment(caller, id).await
     }
 
-    async fn may_read(&self, caller: &Caller, customer: &str) -> Result<bool, Error> {
-        let mut conn = self.pool().acquire().await?;
-        access::may_read_customer(&mut conn, caller, customer).await
-    }
-
-    /// The record of a customer `caller` may read; others are not found, so that a branch
-    /// cannot even learn that another branch's customer exists.
-    async fn readable_customer(&self, caller: &Caller, id: &str) -> Result<Record, Error> {
-        let mut conn = self.pool().acquire().await?;
-        let record = records::load(&mut conn, &caller.company, "customer", id).await?;
-        match record {
-            Some(record) if access::may_read_customer(&mut conn, caller, id).await? => Ok(record),
-            _ => Err(Error::NotFound("customer")),
-        }
-    }
-
-    async fn customer_by_external_id(
+    /// Logs one change this server made for `caller` and commits; a refusal becomes the
+    /// error, and nothing is written.
+    async fn write_one(
         &self,
-        caller: &Caller,
-        external_id: &str,
-    ) -> Result<Option<(String, Record)>, Error> {
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT id, fields, stamps FROM records \
-             WHERE company_id = $1 AND entity = 'customer' AND external_id = $2",
-        )
-        .bind(&caller.company)
-        .bind(external_id)
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|(id, fields, stamps)| Ok((id, records::decode(&fields, &stamps)?)))
-            .transpose()
-    }
-
-    /// A new customer's id and every field of it, checked.
-    async fn new_customer(
-        &self,
-        caller: &Caller,
-        input: CustomerInput,
-        region: &str,
-        path: &str,
-    ) -> Result<(String, BTreeMap<String, Value>), Error> {
-        let own = caller
-            .branch
-            .clone()
-            .filter(|_| caller.role == Role::Branch);
-        let (origin, assignment) = match (&own, input.assignment.clone()) {
-            (Some(_), Some(_)) => {
-                return Err(Error::invalid(
-                    format!("{path}assignment"),
-                    "a branch's customers are its own; head office assigns customers",
-                ))
-            }
-            (Some(branch), None) => {
-                let branch = branch.parse().map_err(|_| Error::NotFound("branch"))?;
-                (Origin::Local(branch), Assignment::Branches(vec![branch]))
-            }
-            (None, assignment) => (
-                Origin::Global,
-                assignment.unwrap_or(Assignment::AllBranches),
-            ),
-        };
-        self.check_assignment(caller, &assignment, path).await?;
-        let mut fields = CustomerFields::default();
-        input.apply_to(&mut fields, path)?;
-        let fields = normalized(&fields, region, path)?;
-        let id = Uuid::now_v7().to_string();
-        self.check_external_id(caller, &id, &fields.external_id, path)
-            .await?;
-        Ok((id, values_of(&fields, Some(&assignment), Some(origin))?))
-    }
-
-    /// The fields `input` changes on stored customer `id`, checked; `None` when it changes
-    /// nothing.
-    async fn changed_values(
-        &self,
-        caller: &Caller,
-        id: &str,
-        record: &Record,
-        mut input: CustomerInput,
-        region: &str,
-        path: &str,
-    ) -> Result<Option<BTreeMap<String, Value>>, Error> {
-        let assignment = input.assignment.take();
-        if let Some(assignment) = &assignment {
-            if caller.role == Role::Branch {
-                return Err(Error::invalid(
-                    format!("{path}assignment"),
-                    "only head office assigns customers to branches",
-                ));
-            }
-            self.check_assignment(caller, assignment, path).await?;
-        }
-        let mut fields = customer_fields(record);
-        input.apply_to(&mut fields, path)?;
-        let fields = normalized(&fields, region, path)?;
-        self.check_external_id(caller, id, &fields.external_id, path)
-            .await?;
-        let stored_assignment = record
-            .values
-            .get(ASSIGNMENT)
-            .and_then(|v| serde_json::from_value(v.clone()).ok());
-        let mut new = values_of(&fields, None, None)?;
-        if let Some(assignment) = assignment.or(stored_assignment) {
-            new.insert(ASSIGNMENT.into(), to_value(&assignment)?);
-        }
-        let changed: BTreeMap<String, Value> = new
-            .into_iter()
-            .filter(|(name, value)| record.values.get(name) != Some(value))
-            .collect();
-        Ok((!changed.is_empty()).then_some(changed))
-    }
-
-    /// Every branch an assignment names must exist.
-    async fn check_assignment(
-        &self,
-        caller: &Caller,
-        assignment: &Assignment,
-        path: &str,
-    ) -> Result<(), Error> {
-        let Assignment::Branches(ids) = assignment else {
-            return Ok(());
-        };
-        let mut conn = self.pool().acquire().await?;
-        for (i, branch) in ids.iter().enumerate() {
-            let known =
-                records::load(&mut conn, &caller.company, "branch", &branch.to_string()).await?;
-            if known.is_none() {
-                return Err(Error::invalid(
-                    format!("{path}assignment.branches.{i}"),
-                    "no such branch",
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// An external id names one customer of the company.
-    async fn check_external_id(
-        &self,
-        caller: &Caller,
-        id: &str,
-        external_id: &str,
-        path: &str,
-    ) -> Result<(), Error> {
-        if external_id.is_empty() {
-            return Ok(());
-        }
-        match self.customer_by_external_id(caller, external_id).await? {
-            Some((owner, _)) if owner != id => Err(Error::Conflict {
-                code: "externalIdTaken",
-                message: format!("{path}externalId: another customer has it"),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// Logs a change this server made for `caller`; a refusal becomes the error.
-    async fn push_authored(
-        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
         caller: &Caller,
         change: clientela_core::sync::Change,
     ) -> Result<(), Error> {
-        let results = self.push(caller, std::slice::from_ref(&change)).await?;
-        match results.into_iter().next().map(|r| r.outcome) {
-            Some(PushOutcome::Refused { code, message }) => Err(Error::Refused { code, message }),
-            _ => Ok(()),
+        let results = push_in(&mut tx, caller, std::slice::from_ref(&change)).await?;
+        if let Some(PushOutcome::Refused { code, message }) = results.first().map(|r| &r.outcome) {
+            return Err(Error::Refused {
+                code: code.clone(),
+                message: message.clone(),
+            });
         }
+        self.commit_and_announce(tx, &caller.company, &results)
+            .await
+    }
+}
+
+/// The record of a customer `caller` may read; others are not found, so that a branch
+/// cannot even learn that another branch's customer exists.
+async fn readable_customer(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<Record, Error> {
+    let record = records::load(conn, &caller.company, "customer", id).await?;
+    match record {
+        Some(record) if access::may_read_customer(conn, caller, id).await? => Ok(record),
+        _ => Err(Error::NotFound("customer")),
+    }
+}
+
+async fn customer_by_external_id(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    external_id: &str,
+) -> Result<Option<(String, Record)>, Error> {
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT id, fields, stamps FROM records \
+         WHERE company_id = $1 AND entity = 'customer' AND external_id = $2",
+    )
+    .bind(&caller.company)
+    .bind(external_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|(id, fields, stamps)| Ok((id, records::decode(&fields, &stamps)?)))
+        .transpose()
+}
+
+/// A new customer's id and every field of it, checked.
+async fn new_customer(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    input: CustomerInput,
+    region: &str,
+    path: &str,
+) -> Result<(String, BTreeMap<String, Value>), Error> {
+    let own = caller
+        .branch
+        .clone()
+        .filter(|_| caller.role == Role::Branch);
+    let (origin, assignment) = match (&own, input.assignment.clone()) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                format!("{path}assignment"),
+                "a branch's customers are its own; head office assigns customers",
+            ))
+        }
+        (Some(branch), None) => {
+            let branch = branch.parse().map_err(|_| Error::NotFound("branch"))?;
+            (Origin::Local(branch), Assignment::Branches(vec![branch]))
+        }
+        (None, assignment) => (
+            Origin::Global,
+            assignment.unwrap_or(Assignment::AllBranches),
+        ),
+    };
+    check_assignment(conn, caller, &assignment, path).await?;
+    let mut fields = CustomerFields::default();
+    input.apply_to(&mut fields, path)?;
+    let fields = normalized(&fields, region, path)?;
+    let id = Uuid::now_v7().to_string();
+    check_external_id(conn, caller, &id, &fields.external_id, path).await?;
+    Ok((id, values_of(&fields, Some(&assignment), Some(origin))?))
+}
+
+/// The fields `input` changes on stored customer `id`, checked; `None` when it changes
+/// nothing.
+async fn changed_values(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: &str,
+    record: &Record,
+    mut input: CustomerInput,
+    region: &str,
+    path: &str,
+) -> Result<Option<BTreeMap<String, Value>>, Error> {
+    let assignment = input.assignment.take();
+    if let Some(assignment) = &assignment {
+        if caller.role == Role::Branch {
+            return Err(Error::invalid(
+                format!("{path}assignment"),
+                "only head office assigns customers to branches",
+            ));
+        }
+        check_assignment(conn, caller, assignment, path).await?;
+    }
+    let mut fields = customer_fields(record);
+    input.apply_to(&mut fields, path)?;
+    let fields = normalized(&fields, region, path)?;
+    check_external_id(conn, caller, id, &fields.external_id, path).await?;
+    let stored_assignment = record
+        .values
+        .get(ASSIGNMENT)
+        .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let mut new = values_of(&fields, None, None)?;
+    if let Some(assignment) = assignment.or(stored_assignment) {
+        new.insert(ASSIGNMENT.into(), to_value(&assignment)?);
+    }
+    let changed: BTreeMap<String, Value> = new
+        .into_iter()
+        .filter(|(name, value)| record.values.get(name) != Some(value))
+        .collect();
+    Ok((!changed.is_empty()).then_some(changed))
+}
+
+/// Every branch an assignment names must exist.
+async fn check_assignment(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    assignment: &Assignment,
+    path: &str,
+) -> Result<(), Error> {
+    let Assignment::Branches(ids) = assignment else {
+        return Ok(());
+    };
+    for (i, branch) in ids.iter().enumerate() {
+        let known = records::load(conn, &caller.company, "branch", &branch.to_string()).await?;
+        if known.is_none() {
+            return Err(Error::invalid(
+                format!("{path}assignment.branches.{i}"),
+                "no such branch",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An external id names one customer of the company.
+async fn check_external_id(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: &str,
+    external_id: &str,
+    path: &str,
+) -> Result<(), Error> {
+    if external_id.is_empty() {
+        return Ok(());
+    }
+    match customer_by_external_id(conn, caller, external_id).await? {
+        Some((owner, _)) if owner != id => Err(Error::Conflict {
+            code: "externalIdTaken",
+            message: format!("{path}externalId: another customer has it"),
+        }),
+        _ => Ok(()),
     }
 }
 

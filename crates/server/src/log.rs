@@ -24,20 +24,42 @@ impl Db {
         caller: &Caller,
         changes: &[Change],
     ) -> Result<Vec<PushResult>, Error> {
-        // On SQLite the write lock is taken at once: a transaction that read first and
-        // wrote later would fail when another push committed in between.
-        let mut tx = match self.backend() {
-            Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool().begin().await?,
-        };
-        let mut results = Vec::with_capacity(changes.len());
-        for change in changes {
-            let outcome = push_one(&mut tx, caller, change).await?;
-            results.push(PushResult {
-                id: change.id.clone(),
-                outcome,
-            });
+        let mut tx = self.begin_write(&caller.company).await?;
+        let results = push_in(&mut tx, caller, changes).await?;
+        self.commit_and_announce(tx, &caller.company, &results)
+            .await?;
+        Ok(results)
+    }
+
+    /// A transaction for writing to a company's log, taken in turn with every other: what
+    /// a write reads before it writes (an external id free, an appointment booked) is still
+    /// true when it commits.
+    pub(crate) async fn begin_write(
+        &self,
+        company: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, Error> {
+        match self.backend() {
+            // The write lock is taken at once: a transaction that read first and wrote
+            // later would fail when another push committed in between.
+            Backend::Sqlite => Ok(self.pool().begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.pool().begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind(company)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
         }
+    }
+
+    /// Commits a write and tells listeners of the changes it applied.
+    pub(crate) async fn commit_and_announce(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        company: &str,
+        results: &[PushResult],
+    ) -> Result<(), Error> {
         tx.commit().await?;
         let newest = results
             .iter()
@@ -48,11 +70,11 @@ impl Db {
             .max();
         if let Some(seq) = newest {
             // The changes are stored; desktops that miss this notice pull on their timer.
-            if let Err(e) = self.announce(&caller.company, seq).await {
+            if let Err(e) = self.announce(company, seq).await {
                 tracing::warn!(error = %e, "telling listeners about new changes failed");
             }
         }
-        Ok(results)
+        Ok(())
     }
 
     /// Up to `limit` changes after `after`, oldest first.
@@ -155,6 +177,23 @@ fn logged(row: &sqlx::any::AnyRow) -> Result<LoggedChange, Error> {
         author: row.try_get("author")?,
         change,
     })
+}
+
+/// Checks and appends `changes` inside the caller's transaction.
+pub(crate) async fn push_in(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    changes: &[Change],
+) -> Result<Vec<PushResult>, Error> {
+    let mut results = Vec::with_capacity(changes.len());
+    for change in changes {
+        let outcome = push_one(conn, caller, change).await?;
+        results.push(PushResult {
+            id: change.id.clone(),
+            outcome,
+        });
+    }
+    Ok(results)
 }
 
 async fn push_one(

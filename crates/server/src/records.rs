@@ -139,11 +139,13 @@ impl Derived {
             "customer" => {
                 let fields = customer_fields(record);
                 let sort_name = sort_name(&fields);
+                // PostgreSQL text holds no NUL; a device may still have sent one.
+                let text = |s: &str| s.replace('\0', "");
                 Self {
-                    external_id: Some(fields.external_id.clone()).filter(|e| !e.is_empty()),
-                    search_text: search_text(&fields, &sort_name),
-                    sort_name,
-                    tag_keys: tag_keys(&fields.tags),
+                    external_id: Some(text(&fields.external_id)).filter(|e| !e.is_empty()),
+                    search_text: text(&search_text(&fields, &sort_name)),
+                    sort_name: text(&sort_name),
+                    tag_keys: text(&tag_keys(&fields.tags)),
                     customer_id: None,
                 }
             }

@@ -536,6 +536,50 @@ async fn bad_requests_get_a_4xx_naming_the_field(#[case] backend: Backend) {
         ),
         (
             Method::POST,
+            "/v1/appointments".into(),
+            Some(
+                json!({ "customerId": id.clone(), "branchId": api.centro.to_string(),
+                "startsAt": "9999-12-31T22:00:00-05:00", "endsAt": "9999-12-31T23:00:00-05:00" }),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "startsAt",
+        ),
+        (
+            Method::POST,
+            "/v1/appointments".into(),
+            Some(
+                json!({ "customerId": id.clone(), "branchId": api.centro.to_string(),
+                "startsAt": "2030-01-01T10:00:00Z", "endsAt": "2030-01-01T10:00:60Z" }),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "endsAt",
+        ),
+        (
+            Method::POST,
+            "/v1/customers".into(),
+            Some(json!({ "firstName": "a\u{0}b", "emails": [{ "address": "nul@x.es" }] })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "firstName",
+        ),
+        (
+            Method::GET,
+            "/v1/customers?search=a%00b".into(),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "search",
+        ),
+        (
+            Method::POST,
+            "/v1/customers".into(),
+            Some(
+                json!({ "firstName": "Ana", "phones": [{ "number": "611000000" }],
+                "birthday": "0000-01-01" }),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "birthday",
+        ),
+        (
+            Method::POST,
             format!("/v1/appointments/{unknown}/cancel"),
             None,
             StatusCode::NOT_FOUND,
@@ -909,4 +953,107 @@ async fn a_server_database_from_before_records_gets_them_from_its_log() {
     let customer = reopened.api_customer(&caller, &id).await.unwrap();
     assert_eq!(customer.first_name, "José");
     assert_eq!(customer.phones[0].number, "+34600111222");
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_at_the_same_moment_never_make_a_customer_twice(#[case] backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let api = std::sync::Arc::new(Api::start(backend, dir.path()).await);
+    let customers: Vec<Value> = (0..20)
+        .map(|i| {
+            json!({ "externalId": format!("RACE-{i}"), "firstName": "R",
+            "emails": [{ "address": format!("race{i}@x.es") }] })
+        })
+        .collect();
+    let request = json!({ "customers": customers });
+    let imports = (0..4).map(|_| {
+        let (api, request) = (api.clone(), request.clone());
+        tokio::spawn(async move {
+            api.ho(Method::POST, "/v1/customers/import", Some(request))
+                .await
+        })
+    });
+    for import in futures_util::future::join_all(imports).await {
+        assert_eq!(import.unwrap().0, StatusCode::OK);
+    }
+    let (_, page) = api.ho(Method::GET, "/v1/customers?limit=500", None).await;
+    assert_eq!(ids(&page).len(), 20);
+
+    let one = json!({ "externalId": "CONC-1", "firstName": "C",
+        "emails": [{ "address": "conc@x.es" }] });
+    let creates = (0..6).map(|_| {
+        let (api, one) = (api.clone(), one.clone());
+        tokio::spawn(async move { api.ho(Method::POST, "/v1/customers", Some(one)).await })
+    });
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(creates)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().0)
+        .collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1
+    );
+    assert!(statuses
+        .iter()
+        .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT));
+
+    // A booking and a deletion at the same moment: one of them waits for the other, so
+    // either the customer stays with its appointment or both are gone.
+    for round in 0..8 {
+        let mut customer = jose();
+        customer["externalId"] = json!(format!("DEL-{round}"));
+        customer["emails"] = json!([{ "address": format!("del{round}@x.es") }]);
+        customer["phones"] = json!([]);
+        let (_, created) = api.ho(Method::POST, "/v1/customers", Some(customer)).await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        let starts = Utc::now() + Duration::days(5);
+        let booking = json!({ "customerId": id, "branchId": api.centro.to_string(),
+            "startsAt": starts.to_rfc3339(),
+            "endsAt": (starts + Duration::hours(1)).to_rfc3339() });
+        let book = {
+            let api = api.clone();
+            tokio::spawn(async move {
+                api.ho(Method::POST, "/v1/appointments", Some(booking))
+                    .await
+            })
+        };
+        let delete = {
+            let (api, path) = (api.clone(), format!("/v1/customers/{id}"));
+            tokio::spawn(async move { api.ho(Method::DELETE, &path, None).await })
+        };
+        let (booked, deleted) = (book.await.unwrap(), delete.await.unwrap());
+        let (exists, _) = api
+            .ho(Method::GET, &format!("/v1/customers/{id}"), None)
+            .await;
+        if booked.0 == StatusCode::CREATED {
+            let appointment = booked.1["id"].as_str().unwrap();
+            let (kept, _) = api
+                .ho(
+                    Method::GET,
+                    &format!("/v1/appointments/{appointment}"),
+                    None,
+                )
+                .await;
+            if deleted.0 == StatusCode::NO_CONTENT {
+                // The deletion went first and the booking after it? Then it could not
+                // have been booked.
+                panic!("round {round}: both the booking and the deletion succeeded");
+            }
+            assert_eq!(
+                (exists, kept),
+                (StatusCode::OK, StatusCode::OK),
+                "round {round}"
+            );
+        } else {
+            assert_eq!(deleted.0, StatusCode::NO_CONTENT, "round {round}");
+            assert_eq!(exists, StatusCode::NOT_FOUND, "round {round}");
+        }
+    }
 }
