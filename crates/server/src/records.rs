@@ -171,6 +171,19 @@ pub(crate) fn customer_fields(record: &Record) -> CustomerFields {
     else {
         return fields;
     };
+    let known = |name: &String| all.contains_key(name);
+    let given: serde_json::Map<String, serde_json::Value> = record
+        .values
+        .iter()
+        .filter(|(name, _)| known(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let mut whole = all.clone();
+    whole.extend(given);
+    // Nearly always every value reads; field by field only to leave out one that does not.
+    if let Ok(read) = serde_json::from_value(serde_json::Value::Object(whole)) {
+        return read;
+    }
     for (name, value) in &record.values {
         if !all.contains_key(name) {
             continue;
