@@ -143,12 +143,29 @@ async fn appointment_refusal(
         .branch
         .as_deref()
         .filter(|_| caller.role == Role::Branch);
-    Ok(match own {
-        Some(own) if branch.as_deref() != Some(own) => Some(refused(
+    let Some(own) = own else {
+        return Ok(None);
+    };
+    if branch.as_deref() != Some(own) {
+        return Ok(Some(refused(
             "forbidden",
             "a branch books and changes appointments only at itself",
+        )));
+    }
+    // And only for its own customers.
+    let customer = stored
+        .as_ref()
+        .and_then(|r| text(&r.values, "customerId"))
+        .or_else(|| {
+            let said = change.fields.get("customerId")?;
+            said.value.as_str().map(str::to_owned)
+        });
+    Ok(match customer {
+        Some(customer) if may_read_customer(conn, caller, &customer).await? => None,
+        _ => Some(refused(
+            "forbidden",
+            "a branch books appointments only for its own customers",
         )),
-        _ => None,
     })
 }
 
@@ -286,7 +303,7 @@ pub(crate) async fn record(
 
 /// The SQL condition on a `change_log l` row that `caller` may read; its branch id is bound
 /// as `$4` (NULL for head office). A branch reads branch records, deletions (an id only),
-/// and its customers.
+/// its customers, and the appointments booked at it.
 pub(crate) fn visible(backend: Backend, caller: &Caller) -> &'static str {
     if caller.role != Role::Branch || caller.branch.is_none() {
         return "(CAST($4 AS TEXT) IS NULL)";
@@ -294,6 +311,9 @@ pub(crate) fn visible(backend: Backend, caller: &Caller) -> &'static str {
     match backend {
         Backend::Sqlite => {
             "(l.entity = 'branch' \
+             OR (l.entity = 'appointment' AND EXISTS (SELECT 1 FROM records r \
+               WHERE r.company_id = l.company_id AND r.entity = 'appointment' \
+               AND r.id = l.entity_id AND json_extract(r.fields, '$.branchId') = $4)) \
              OR (l.entity = 'customer' AND (json_extract(l.body, '$.op') = 'delete' \
                OR EXISTS (SELECT 1 FROM customer_access a \
                  WHERE a.company_id = l.company_id AND a.customer_id = l.entity_id \
@@ -302,6 +322,9 @@ pub(crate) fn visible(backend: Backend, caller: &Caller) -> &'static str {
         }
         Backend::Postgres => {
             "(l.entity = 'branch' \
+             OR (l.entity = 'appointment' AND EXISTS (SELECT 1 FROM records r \
+               WHERE r.company_id = l.company_id AND r.entity = 'appointment' \
+               AND r.id = l.entity_id AND (r.fields::jsonb ->> 'branchId') = $4)) \
              OR (l.entity = 'customer' AND ((l.body::jsonb ->> 'op') = 'delete' \
                OR EXISTS (SELECT 1 FROM customer_access a \
                  WHERE a.company_id = l.company_id AND a.customer_id = l.entity_id \

@@ -237,6 +237,18 @@ async fn push_one(
     }
 
     if change.op == ChangeOp::Delete {
+        if change.entity == "customer" {
+            // Its appointments go with it, from the log too.
+            sqlx::query(
+                "DELETE FROM change_log WHERE company_id = $1 AND entity = 'appointment' \
+                 AND entity_id IN (SELECT id FROM records WHERE company_id = $1 \
+                 AND entity = 'appointment' AND customer_id = $2)",
+            )
+            .bind(&caller.company)
+            .bind(&change.entity_id)
+            .execute(&mut *conn)
+            .await?;
+        }
         // Deleted means deleted: the entity's earlier changes, with their personal data,
         // leave the log; the deletion itself tells every device.
         sqlx::query(

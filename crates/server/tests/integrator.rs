@@ -839,6 +839,10 @@ async fn an_appointment_booked_through_the_api_holds_a_deletion_until_cancelled(
         .ho(Method::GET, &format!("/v1/customers/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Its appointment left the server's log with it.
+    let history = format!("/v1/sync/history?entity=appointment&id={appointment}");
+    let (status, changes) = api.ho(Method::GET, &history, None).await;
+    assert_eq!((status, changes), (StatusCode::OK, json!([])));
 }
 
 #[rstest]
@@ -1056,4 +1060,81 @@ async fn requests_at_the_same_moment_never_make_a_customer_twice(#[case] backend
             assert_eq!(exists, StatusCode::NOT_FOUND, "round {round}");
         }
     }
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_desktop_gets_the_appointments_booked_at_it_and_no_others(
+    #[case] backend: Backend,
+) {
+    use clientela_core::sync::Syncer;
+    let dir = tempfile::tempdir().unwrap();
+    let api = Api::start(backend, dir.path()).await;
+    let mut customer = jose();
+    customer["assignment"] = json!({ "kind": "allBranches" });
+    let (_, customer) = api.ho(Method::POST, "/v1/customers", Some(customer)).await;
+    let id: CustomerId = customer["id"].as_str().unwrap().parse().unwrap();
+    let starts = Utc::now() + Duration::days(3);
+    let booking = json!({ "customerId": id.to_string(), "branchId": api.centro.to_string(),
+        "startsAt": starts.to_rfc3339(), "endsAt": (starts + Duration::hours(1)).to_rfc3339() });
+    let (status, booked) = api
+        .ho(Method::POST, "/v1/appointments", Some(booking))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+
+    let mut seen = Vec::new();
+    for branch in [api.centro, api.norte] {
+        let store = Store::open(&dir.path().join(format!("{branch}.db")))
+            .await
+            .unwrap();
+        let syncer = Syncer::default();
+        let secret = api.branch_secret(branch).await;
+        syncer.sign_in(&store, &api.url, &secret).await.unwrap();
+        syncer
+            .round(&store, Utc::now(), &mut |_, _| {})
+            .await
+            .unwrap();
+        seen.push(store.appointments_of(id).await.unwrap().len());
+    }
+    assert_eq!(seen, vec![1, 0], "Centro sees its appointment; Norte none");
+
+    // A branch cannot push an appointment for a customer it does not see.
+    let hidden = {
+        let mut c = jose();
+        c["externalId"] = json!("ERP-2");
+        c["emails"] = json!([{ "address": "oculto@example.es" }]);
+        c["assignment"] = json!({ "kind": "branches", "branches": [api.centro.to_string()] });
+        let (_, c) = api.ho(Method::POST, "/v1/customers", Some(c)).await;
+        c["id"].as_str().unwrap().to_owned()
+    };
+    let norte = api.branch_secret(api.norte).await;
+    let booking = json!({ "customerId": hidden, "branchId": api.norte.to_string(),
+        "startsAt": starts.to_rfc3339(), "endsAt": (starts + Duration::hours(1)).to_rfc3339() });
+    let (status, _) = api
+        .call(&norte, Method::POST, "/v1/appointments", Some(booking))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Nor through sync, as a desktop would push it.
+    let node = uuid::Uuid::now_v7();
+    let hlc = clientela_core::hlc::Clock::new(node, None)
+        .tick(Utc::now())
+        .to_string();
+    let field = |value: Value| json!({ "value": value, "stamp": hlc });
+    let change = json!({
+        "id": format!("{node}:1"), "entity": "appointment",
+        "entityId": uuid::Uuid::now_v7().to_string(), "op": "upsert", "hlc": hlc,
+        "fields": {
+            "customerId": field(json!(hidden)), "branchId": field(json!(api.norte.to_string())),
+            "startsAt": field(json!("2030-01-01T10:00:00.000Z")),
+            "endsAt": field(json!("2030-01-01T11:00:00.000Z")), "status": field(json!("booked")),
+        },
+    });
+    let push = json!({ "changes": [change] });
+    let (status, pushed) = api
+        .call(&norte, Method::POST, "/v1/sync/push", Some(push))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(pushed["results"][0]["code"], "forbidden", "{pushed}");
 }
