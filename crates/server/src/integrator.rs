@@ -82,6 +82,26 @@ pub struct AddressInput {
     pub country: Option<String>,
 }
 
+impl From<EmailInput> for Email {
+    fn from(e: EmailInput) -> Self {
+        Self {
+            address: e.address,
+            label: e.label,
+            primary: e.primary,
+        }
+    }
+}
+
+impl From<PhoneInput> for Phone {
+    fn from(p: PhoneInput) -> Self {
+        Self {
+            number: p.number,
+            label: p.label,
+            primary: p.primary,
+        }
+    }
+}
+
 /// A field that is present, even as `null`, is `Some`.
 fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
@@ -101,24 +121,10 @@ impl CustomerInput {
         set(&mut fields.notes, self.notes);
         set(&mut fields.external_id, self.external_id);
         if let Some(emails) = self.emails {
-            fields.emails = emails
-                .into_iter()
-                .map(|e| Email {
-                    address: e.address,
-                    label: e.label,
-                    primary: e.primary,
-                })
-                .collect();
+            fields.emails = emails.into_iter().map(Email::from).collect();
         }
         if let Some(phones) = self.phones {
-            fields.phones = phones
-                .into_iter()
-                .map(|p| Phone {
-                    number: p.number,
-                    label: p.label,
-                    primary: p.primary,
-                })
-                .collect();
+            fields.phones = phones.into_iter().map(Phone::from).collect();
         }
         if let Some(birthday) = self.birthday {
             fields.birthday = match birthday {
