@@ -134,6 +134,12 @@ fn guess_without_bom(bytes: &[u8]) -> TextEncoding {
 fn decode_body(body: &[u8], encoding: TextEncoding) -> Cow<'_, str> {
     match encoding {
         TextEncoding::Utf8 => String::from_utf8_lossy(body),
+        // A file cut off mid-character (a copy that stopped short) ends in half a UTF-16
+        // unit: it holds no character, so it is dropped rather than read as a broken one.
+        TextEncoding::Utf16Le | TextEncoding::Utf16Be => {
+            let whole = &body[..body.len() & !1];
+            encoding.encoding().decode_without_bom_handling(whole).0
+        }
         other => other.encoding().decode_without_bom_handling(body).0,
     }
 }
@@ -170,6 +176,14 @@ mod tests {
     #[case::cp1252(b"Nombre;Tel\xe9fono\r\nBego\xf1a;600\r\n".to_vec(), TextEncoding::Windows1252)]
     fn decode_detects_the_encoding(#[case] bytes: Vec<u8>, #[case] expected: TextEncoding) {
         assert_eq!(decode(&bytes, None).unwrap().encoding, expected);
+    }
+
+    #[test]
+    fn utf16_cut_off_mid_character_reads_without_a_broken_character() {
+        let mut bytes = [&[0xFF, 0xFE][..], &utf16le("nombre\tteléfono\r\nAna\t600")].concat();
+        bytes.push(b'1');
+        let decoded = decode(&bytes, None).unwrap();
+        assert_eq!(decoded.text, "nombre\tteléfono\r\nAna\t600");
     }
 
     #[test]
