@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use clientela_core::domain::contact::is_known_region;
 use clientela_core::domain::search::{escape_like, search_words};
 use clientela_core::domain::validate::normalize_customer;
 use clientela_core::domain::{
@@ -986,10 +987,10 @@ pub fn region_of(requested: Option<&str>) -> Result<String, Error> {
         .unwrap_or(DEFAULT_REGION)
         .trim()
         .to_ascii_uppercase();
-    if region.len() != 2 || !region.chars().all(|c| c.is_ascii_uppercase()) {
+    if !is_known_region(&region) {
         return Err(Error::invalid(
             "region",
-            "not a two-letter country code such as ES",
+            "not a two-letter country code whose phone numbers are known, such as ES",
         ));
     }
     Ok(region)
