@@ -1,10 +1,12 @@
 //! The HTTP API: `/v1/...`, JSON in and out, every request authenticated by a bearer secret.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -183,16 +185,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) =
-            Json::<T>::from_request(req, state)
-                .await
-                .map_err(|e: JsonRejection| {
-                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                        Error::TooLarge
-                    } else {
-                        Error::invalid("body", e.body_text())
-                    }
-                })?;
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::trim)
+            .is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"));
+        if !is_json {
+            return Err(Error::invalid(
+                "body",
+                "send JSON, with the header Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge,
+                _ => Error::invalid("body", e.body_text()),
+            })?;
+        // serde would also read a struct from an array of its fields in order; a request
+        // names its fields.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Error::invalid("body", "not a JSON object"));
+        }
+        let Json(value) = Json::<T>::from_bytes(&bytes)
+            .map_err(|e: JsonRejection| Error::invalid("body", e.body_text()))?;
         Ok(Body(value))
     }
 }

@@ -562,6 +562,13 @@ async fn bad_requests_get_a_4xx_naming_the_field(#[case] backend: Backend) {
             "firstName",
         ),
         (
+            Method::POST,
+            "/v1/customers".into(),
+            Some(json!(["Ana", "Ruiz", [{ "address": "ana@x.es" }]])),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a JSON object",
+        ),
+        (
             Method::GET,
             "/v1/customers?search=a%00b".into(),
             None,
