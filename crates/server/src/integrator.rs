@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use clientela_core::domain::contact::is_known_region;
 use clientela_core::domain::search::{escape_like, search_words};
+use clientela_core::domain::text::fold;
 use clientela_core::domain::validate::normalize_customer;
 use clientela_core::domain::{
     Address, Assignment, Birthday, CustomerFields, Email, Gender, Origin, Phone,
@@ -345,6 +346,47 @@ impl AppointmentView {
     }
 }
 
+/// A branch as the API shows it; `POST /v1/branches` takes the same without `id`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchView {
+    pub id: String,
+    pub name: String,
+    /// ISO 3166-1 alpha-2, such as `ES`: phone numbers of its customers without a country
+    /// code are read there.
+    pub country: String,
+    /// IANA name, such as `Europe/Madrid`.
+    pub time_zone: String,
+}
+
+/// `POST /v1/branches`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BranchInput {
+    pub name: String,
+    pub country: String,
+    pub time_zone: String,
+}
+
+impl BranchView {
+    fn of(id: &str, record: &Record) -> Self {
+        let text = |name: &str| {
+            record
+                .values
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Self {
+            id: id.to_owned(),
+            name: text("name"),
+            country: text("country"),
+            time_zone: text("timeZone"),
+        }
+    }
+}
+
 /// Where an appointment goes next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppointmentStep {
@@ -634,6 +676,90 @@ impl Db {
             results.push(result);
         }
         Ok(results)
+    }
+
+    /// Every branch of the company, by name; branches see them all, as in sync.
+    pub async fn api_branches(&self, caller: &Caller) -> Result<Vec<BranchView>, Error> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT id, fields, stamps FROM records WHERE company_id = $1 AND entity = 'branch'",
+        )
+        .bind(&caller.company)
+        .fetch_all(self.pool())
+        .await?;
+        let mut branches = rows
+            .iter()
+            .map(|(id, fields, stamps)| Ok(BranchView::of(id, &records::decode(fields, stamps)?)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        branches.sort_by_cached_key(|b| fold(&b.name));
+        Ok(branches)
+    }
+
+    /// Adds a branch, as head office does on its desktop. Names are unique ignoring case and
+    /// accents.
+    pub async fn api_create_branch(
+        &self,
+        caller: &Caller,
+        input: BranchInput,
+    ) -> Result<BranchView, Error> {
+        if caller.role == Role::Branch {
+            return Err(Error::Refused {
+                code: "forbidden".into(),
+                message: "only head office adds branches".into(),
+            });
+        }
+        let checked = clientela_core::store::BranchInput {
+            name: input.name,
+            country: input.country,
+            time_zone: input.time_zone,
+        }
+        .validated()
+        .map_err(|e| match e {
+            clientela_core::Error::InvalidInput { field, reason } => Error::invalid(field, reason),
+            other => Error::invalid("body", other.to_string()),
+        })?;
+        if [&checked.name, &checked.country, &checked.time_zone]
+            .iter()
+            .any(|t| t.contains('\0'))
+        {
+            return Err(Error::invalid("name", "contains a NUL character"));
+        }
+        let mut tx = self.begin_write(&caller.company).await?;
+        let names: Vec<(String,)> = sqlx::query_as(
+            "SELECT fields FROM records WHERE company_id = $1 AND entity = 'branch'",
+        )
+        .bind(&caller.company)
+        .fetch_all(&mut *tx)
+        .await?;
+        let key = fold(&checked.name);
+        let taken = names.iter().any(|(fields,)| {
+            serde_json::from_str::<Value>(fields)
+                .ok()
+                .and_then(|v| v["name"].as_str().map(fold))
+                .is_some_and(|name| name == key)
+        });
+        if taken {
+            return Err(Error::Conflict {
+                code: "branchNameTaken",
+                message: "name: another branch has it (ignoring case and accents)".into(),
+            });
+        }
+        let id = Uuid::now_v7().to_string();
+        let values = BTreeMap::from([
+            ("name".to_owned(), Value::from(checked.name.clone())),
+            ("country".to_owned(), Value::from(checked.country.clone())),
+            (
+                "timeZone".to_owned(),
+                Value::from(checked.time_zone.clone()),
+            ),
+        ]);
+        let change = self.authored_change("branch", &id, ChangeOp::Upsert, values, None);
+        self.write_one(tx, caller, change).await?;
+        Ok(BranchView {
+            id,
+            name: checked.name,
+            country: checked.country,
+            time_zone: checked.time_zone,
+        })
     }
 
     /// Books an appointment of a customer at a branch.

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use crate::api::Body;
 use crate::db::{Caller, Db};
 use crate::integrator::{
-    region_of, AppointmentInput, AppointmentStep, AppointmentView, CustomerInput, CustomerPage,
-    CustomerQuery, CustomerView, ImportRequest, ImportResult,
+    region_of, AppointmentInput, AppointmentStep, AppointmentView, BranchInput, BranchView,
+    CustomerInput, CustomerPage, CustomerQuery, CustomerView, ImportRequest, ImportResult,
 };
 use crate::log::is_canonical_uuid;
 use crate::Error;
@@ -27,6 +27,7 @@ pub(crate) fn routes() -> Router<Db> {
         .route("/v1/customers", get(list).post(create))
         .route("/v1/customers/import", post(import))
         .route("/v1/customers/{id}", get(read).patch(update).delete(delete))
+        .route("/v1/branches", get(branches).post(add_branch))
         .route("/v1/appointments", post(book))
         .route("/v1/appointments/{id}", get(appointment))
         .route("/v1/appointments/{id}/cancel", post(cancel))
@@ -126,6 +127,19 @@ async fn import(
     let region = region(query)?;
     let results = db.api_import(&caller, request, &region).await?;
     Ok(Json(ImportResponse { results }))
+}
+
+async fn branches(State(db): State<Db>, caller: Caller) -> Result<Json<Vec<BranchView>>, Error> {
+    Ok(Json(db.api_branches(&caller).await?))
+}
+
+async fn add_branch(
+    State(db): State<Db>,
+    caller: Caller,
+    Body(input): Body<BranchInput>,
+) -> Result<(StatusCode, Json<BranchView>), Error> {
+    let added = db.api_create_branch(&caller, input).await?;
+    Ok((StatusCode::CREATED, Json(added)))
 }
 
 async fn book(

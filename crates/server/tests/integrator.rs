@@ -1145,3 +1145,78 @@ async fn a_branch_desktop_gets_the_appointments_booked_at_it_and_no_others(
     assert_eq!(status, StatusCode::OK);
     assert_eq!(pushed["results"][0]["code"], "forbidden", "{pushed}");
 }
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_office_adds_a_branch_that_desktops_receive(#[case] backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let api = Api::start(backend, dir.path()).await;
+    let sur = json!({ "name": "Sevilla Triana", "country": "es", "timeZone": "Europe/Madrid" });
+    let (status, added) = api.ho(Method::POST, "/v1/branches", Some(sur)).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(added["country"], "ES");
+    let (_, listed) = api.ho(Method::GET, "/v1/branches", None).await;
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Centro", "Norte", "Sevilla Triana"]);
+
+    let refused = [
+        (
+            json!({ "name": "SEVILLA triána", "country": "ES", "timeZone": "Europe/Madrid" }),
+            StatusCode::CONFLICT,
+            "branchNameTaken",
+        ),
+        (
+            json!({ "name": "Lisboa", "country": "PT", "timeZone": "Europe/Lisbon ", "x": 1 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "x",
+        ),
+        (
+            json!({ "name": "Lisboa", "country": "PT", "timeZone": "Europa/Lisboa" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "timeZone",
+        ),
+        (
+            json!({ "name": "Lisboa", "country": "Portugal", "timeZone": "Europe/Lisbon" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "country",
+        ),
+        (
+            json!({ "name": " ", "country": "PT", "timeZone": "Europe/Lisbon" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+    ];
+    for (body, status, named) in refused {
+        let (got, error) = api
+            .ho(Method::POST, "/v1/branches", Some(body.clone()))
+            .await;
+        assert_eq!(got, status, "{body}: {error}");
+        let said = format!("{} {}", error["code"], error["message"]);
+        assert!(
+            said.contains(named),
+            "{body}: {error} does not name {named}"
+        );
+    }
+    let centro = api.branch_secret(api.centro).await;
+    let lisboa = json!({ "name": "Lisboa", "country": "PT", "timeZone": "Europe/Lisbon" });
+    let (status, _) = api
+        .call(&centro, Method::POST, "/v1/branches", Some(lisboa))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    api.sync_desktop().await;
+    let on_desktop = api.desktop.branches().await.unwrap();
+    let triana = on_desktop
+        .iter()
+        .find(|b| b.name == "Sevilla Triana")
+        .unwrap();
+    assert_eq!(triana.id.to_string(), added["id"].as_str().unwrap());
+    assert_eq!(triana.time_zone, "Europe/Madrid");
+}

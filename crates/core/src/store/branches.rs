@@ -36,7 +36,7 @@ pub struct BranchInput {
 
 impl BranchInput {
     /// Trims the input and checks name, country code and time zone.
-    fn validated(&self) -> Result<BranchInput> {
+    pub fn validated(&self) -> Result<BranchInput> {
         let name = trim(&self.name).to_owned();
         // Import files list several branches in one cell split on these.
         if name.contains([',', ';', '|']) {
