@@ -327,14 +327,7 @@ pub struct AppointmentView {
 
 impl AppointmentView {
     fn of(id: &str, record: &Record) -> Self {
-        let text = |name: &str| {
-            record
-                .values
-                .get(name)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
+        let text = |name: &str| text_of(record, name);
         Self {
             id: id.to_owned(),
             customer_id: text("customerId"),
@@ -370,14 +363,7 @@ pub struct BranchInput {
 
 impl BranchView {
     fn of(id: &str, record: &Record) -> Self {
-        let text = |name: &str| {
-            record
-                .values
-                .get(name)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
+        let text = |name: &str| text_of(record, name);
         Self {
             id: id.to_owned(),
             name: text("name"),
@@ -385,6 +371,16 @@ impl BranchView {
             time_zone: text("timeZone"),
         }
     }
+}
+
+/// A text field of a record; empty when the log never set it.
+fn text_of(record: &Record, name: &str) -> String {
+    record
+        .values
+        .get(name)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Where an appointment goes next.
